@@ -1,0 +1,133 @@
+"""Checking derivatives: s2s against central finite differences.
+
+``check(f, *args, wrt=...)`` computes the derivative in each mode, compares
+it with a central finite-difference Jacobian and with the other mode, and
+reports the worst error per argument. It raises ``DerivativeMismatch`` (an
+``AssertionError``) when an error exceeds the tolerance, so it can be used
+directly in tests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .api import Differentiated, differentiate
+
+
+class DerivativeMismatch(AssertionError):
+    """A derivative that disagrees with finite differences or the other mode."""
+
+
+@dataclass
+class ArgumentReport:
+    name: str
+    shape: tuple[int, ...]
+    errors: dict[str, float] = field(default_factory=dict)  # "forward", "reverse", "forward~reverse"
+
+    @property
+    def worst(self) -> float:
+        return max(self.errors.values(), default=0.0)
+
+
+@dataclass
+class CheckReport:
+    """Worst relative errors of s2s derivatives, per differentiated argument."""
+
+    function: str
+    arguments: list[ArgumentReport]
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return all(a.worst <= self.tolerance for a in self.arguments)
+
+    def __str__(self) -> str:
+        lines = [f"s2s.check({self.function}): {'ok' if self.ok else 'MISMATCH'} (tolerance {self.tolerance:.1e})"]
+        for a in self.arguments:
+            errs = ", ".join(f"{k} {v:.1e}" for k, v in a.errors.items())
+            lines.append(f"  {a.name} {a.shape}: {errs}")
+        return "\n".join(lines)
+
+
+def finite_difference(f: Callable, args: Sequence[Any], index: int, eps: float | None = None) -> np.ndarray:
+    """The central-difference Jacobian of ``f`` w.r.t. ``args[index]``,
+    shaped ``output shape + argument shape``."""
+    x = np.asarray(args[index], dtype=float)
+    scalar = np.ndim(args[index]) == 0
+    eps = eps if eps is not None else np.finfo(float).eps ** (1 / 3)
+    columns = []
+    for j in range(x.size):
+        step = eps * max(1.0, abs(float(x.flat[j])))
+        plus, minus = x.copy(), x.copy()
+        plus.flat[j] += step
+        minus.flat[j] -= step
+        a_plus, a_minus = list(args), list(args)
+        a_plus[index] = float(plus) if scalar else plus
+        a_minus[index] = float(minus) if scalar else minus
+        diff = (np.asarray(f(*a_plus), dtype=float) - np.asarray(f(*a_minus), dtype=float)) / (plus.flat[j] - minus.flat[j])
+        columns.append(diff)
+    out_shape = columns[0].shape
+    return np.stack(columns, axis=-1).reshape(out_shape + x.shape)
+
+
+def relative_error(a: Any, b: Any) -> float:
+    """Worst elementwise error, relative to the larger of the two Jacobians'
+    magnitude (at least 1)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        return math.inf
+    if a.size == 0:
+        return 0.0
+    both_nan = np.isnan(a) & np.isnan(b)
+    same_inf = np.isinf(a) & (a == b)
+    scale = max(1.0, float(np.nanmax(np.abs(np.where(np.isfinite(b), b, 0.0)), initial=0.0)))
+    diff = np.where(both_nan | same_inf, 0.0, np.abs(a - b))
+    return float(np.nanmax(np.where(np.isnan(diff), np.inf, diff))) / scale
+
+
+def check(
+    f: Callable,
+    *args: Any,
+    wrt: str | Sequence[str],
+    modes: Sequence[str] = ("forward", "reverse"),
+    tolerance: float = 1e-6,
+    eps: float | None = None,
+    raises: bool = True,
+) -> CheckReport:
+    """Compare s2s's derivatives of ``f`` at ``args`` with finite differences.
+
+    Each mode in ``modes`` is checked against a central finite difference,
+    and the modes against each other. Returns a ``CheckReport``; raises
+    ``DerivativeMismatch`` when ``raises`` and an error exceeds ``tolerance``.
+
+    >>> import numpy as np
+    >>> def f(x):
+    ...     return np.sin(x) * x
+    >>> check(f, np.linspace(0.0, 1.0, 5), wrt="x").ok
+    True
+    """
+    primal = f.__wrapped__ if isinstance(f, Differentiated) else f
+    names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
+    derived = {m: differentiate(primal, wrt=names, mode=m).derivative(*args) for m in modes}
+    params = list(differentiate(primal, wrt=names).params)
+    reports = []
+    for k, name in enumerate(names):
+        index = params.index(name)
+        fd = finite_difference(primal, args, index, eps)
+        report = ArgumentReport(name, np.shape(args[index]))
+        values = {m: (d if len(names) == 1 else d[k]) for m, d in derived.items()}
+        for m, value in values.items():
+            report.errors[m] = relative_error(value, fd)
+        if len(values) > 1:
+            first, *rest = values.values()
+            for m, value in zip(list(values)[1:], rest):
+                report.errors[f"{list(values)[0]}~{m}"] = relative_error(value, first) * 1e3  # modes must agree to rounding
+        reports.append(report)
+    result = CheckReport(getattr(primal, "__qualname__", str(primal)), reports, tolerance)
+    if raises and not result.ok:
+        raise DerivativeMismatch(str(result))
+    return result

@@ -1,0 +1,77 @@
+"""Emission: generated functions as one readable module of plain Python.
+
+Entry point: ``emit_module(functions, module, header, bindings) -> str``.
+
+The module starts with a header saying what it is the derivative of, imports
+numpy and the few runtime helpers it uses, and ends with the table that
+tells s2s which user function each generated function belongs to (whose
+globals and closure cells it reads when it runs). Each block of derivative
+code is preceded by a comment quoting the user's line it comes from.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .anno import get_anno
+from .codegen import ModuleContext
+
+BINDINGS_NAME = "S2S_BINDINGS"
+
+
+def emit_module(
+    functions: list[ast.FunctionDef],
+    module: ModuleContext,
+    header: list[str],
+    bindings: dict[str, tuple[str, ...]],
+) -> str:
+    lines = [f"# {line}" if line else "#" for line in header]
+    lines.append("")
+    lines.append("import numpy" if module.np_name == "numpy" else f"import numpy as {module.np_name}")
+    if module.uses_math:
+        lines.append("import math" if module.math_name == "math" else f"import math as {module.math_name}")
+    helpers = sorted(module.used_helpers)
+    if helpers:
+        spelled = [h if module.helper_names[h] == h else f"{h} as {module.helper_names[h]}" for h in helpers]
+        lines.append(f"from s2s.runtime import {', '.join(spelled)}")
+    for function in functions:
+        lines += ["", ""] + print_function(function)
+    lines += ["", "", "# The user function whose globals and closure each function above runs with,"]
+    lines.append("# as the chain of names that calls it from the differentiated function.")
+    lines.append(f"{BINDINGS_NAME} = {bindings!r}")
+    return "\n".join(lines) + "\n"
+
+
+def print_function(f: ast.FunctionDef) -> list[str]:
+    return [f"def {f.name}({ast.unparse(f.args)}):"] + print_block(f.body, 1)
+
+
+def print_block(stmts: list[ast.stmt], depth: int) -> list[str]:
+    pad = "    " * depth
+    out: list[str] = []
+    for stmt in stmts:
+        comment = get_anno(stmt, "comment")
+        if comment:
+            out.append(f"{pad}# {comment}")
+        out += _print_statement(stmt, depth)
+    return out or [f"{pad}pass"]
+
+
+def _print_statement(stmt: ast.stmt, depth: int) -> list[str]:
+    pad = "    " * depth
+    if isinstance(stmt, ast.If):
+        out = [f"{pad}if {ast.unparse(stmt.test)}:"] + print_block(stmt.body, depth + 1)
+        orelse = stmt.orelse
+        while len(orelse) == 1 and isinstance(orelse[0], ast.If) and not get_anno(orelse[0], "comment"):
+            out += [f"{pad}elif {ast.unparse(orelse[0].test)}:"] + print_block(orelse[0].body, depth + 1)
+            orelse = orelse[0].orelse
+        if orelse:
+            out += [f"{pad}else:"] + print_block(orelse, depth + 1)
+        return out
+    if isinstance(stmt, ast.For):
+        out = [f"{pad}for {ast.unparse(stmt.target)} in {ast.unparse(stmt.iter)}:"] + print_block(stmt.body, depth + 1)
+        return out + ([f"{pad}else:"] + print_block(stmt.orelse, depth + 1) if stmt.orelse else [])
+    if isinstance(stmt, ast.While):
+        out = [f"{pad}while {ast.unparse(stmt.test)}:"] + print_block(stmt.body, depth + 1)
+        return out + ([f"{pad}else:"] + print_block(stmt.orelse, depth + 1) if stmt.orelse else [])
+    return [pad + line for line in ast.unparse(stmt).splitlines()]

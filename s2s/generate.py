@@ -1,0 +1,152 @@
+"""The driver: from a user function to a generated derivative module.
+
+Entry point: ``generate(fn, wrt, mode) -> Generated``. It runs the stages in
+order — front end (already done: ``fn`` is a ``FunctionSource``), normal
+form, activity, forward or reverse emission, module emission — and writes
+one function per (user function, activity) pair the derivative needs.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from . import __version__
+from .activity import CallActivity, analyze, returned
+from .anno import get_anno
+from .codegen import FunctionContext, ModuleContext, params_of
+from .emit import emit_module
+from .forward import emit_forward
+from .frontend import FunctionSource
+from .names import names_in
+from .program import Program
+from .reverse import emit_reverse
+
+MODES = ("forward", "reverse")
+
+
+@dataclass
+class Generated:
+    """A generated derivative module and what the caller needs to use it."""
+
+    source: str
+    mode: str
+    wrt: tuple[str, ...]
+    entry: dict[str, str]  # role -> function name: "jvp", or "forward" and "backward"
+    owners: dict[str, FunctionSource]  # function name -> the user function it belongs to
+    paths: dict[str, tuple[str, ...]]  # function name -> chain of call names from the entry
+    n_outputs: int
+    tuple_output: bool
+    scalar_output: bool  # every output is a scalar by construction (a full reduction)
+    functions: list[FunctionSource] = field(default_factory=list)
+
+
+def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str, key: str = "") -> Generated:
+    """The ``mode`` derivative of ``fn`` with respect to the parameters ``wrt``."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    program = Program(fn)
+    tree = program.normal_form(fn)
+    outputs = returned(tree)
+    activity = analyze(program, fn, frozenset(wrt), frozenset(range(len(outputs))))
+    reserved = set().union(*(names_in(program.normal_form(f)) for f in program.sources()))
+    module = ModuleContext(reserved, program, _module_names(program, reserved))
+    paths = _call_paths(program)
+    functions: list[ast.FunctionDef] = []
+    owners: dict[str, FunctionSource] = {}
+    ordered_wrt = [p for p in params_of(tree) if p in wrt]
+
+    entry_ctx: list[FunctionContext] = []
+
+    def emit(source: FunctionSource, act, role_names: dict[str, str], entry: bool) -> None:
+        ctx = FunctionContext(module, source, act, program.normal_form(source))
+        if entry:
+            entry_ctx.append(ctx)
+        if mode == "forward":
+            tangent_params = ordered_wrt if entry else [p for p in params_of(ctx.tree) if p in act.active_params]
+            functions.append(emit_forward(ctx, role_names["jvp"], tangent_params, entry))
+        else:
+            adjoint_params = ordered_wrt if entry else [p for p in params_of(ctx.tree) if p in act.active_params]
+            functions.extend(emit_reverse(ctx, role_names["forward"], role_names["backward"], adjoint_params, entry))
+        for name in role_names.values():
+            owners[name] = source
+
+    roles = ("jvp",) if mode == "forward" else ("forward", "backward")
+    suffix = {"jvp": "jvp", "forward": "forward", "backward": "backward"}
+    entry_names = {r: module.function_name(("entry", r), f"{fn.name}_{suffix[r]}") for r in roles}
+    emit(fn, activity, entry_names, entry=True)
+    done: set[tuple] = set()
+    while module.pending:
+        call, _role = module.pending.pop(0)
+        if call.key in done:
+            continue
+        done.add(call.key)
+        callee_act = analyze(program, call.callee, call.active_params, call.active_outputs)
+        emit(call.callee, callee_act, {r: module.function_name((call.key, r), f"{call.callee.name}_{r}") for r in roles}, entry=False)
+    header = _header(fn, program, wrt, mode, key)
+    bindings = {name: paths.get(src.identity, ()) for name, src in owners.items()}
+    source = emit_module(functions, module, header, bindings)
+    return Generated(
+        source=source,
+        mode=mode,
+        wrt=tuple(ordered_wrt),
+        entry=entry_names,
+        owners=owners,
+        paths=bindings,
+        n_outputs=len(outputs),
+        tuple_output=isinstance(tree.body[-1].value, ast.Tuple),  # type: ignore[attr-defined]
+        scalar_output=all(entry_ctx[0].shapes(o.id) == frozenset() if isinstance(o, ast.Name) else isinstance(o, ast.Constant) for o in outputs),
+        functions=program.sources(),
+    )
+
+
+def _module_names(program: Program, reserved: set[str]) -> tuple[str, str]:
+    """``np`` and ``math`` for the generated module, when the user's code
+    uses these names for numpy and math (or not at all); else fresh names."""
+    from .frontend import MathRef, NumpyRef
+
+    chosen = []
+    for name, ref in (("np", NumpyRef("")), ("math", MathRef(""))):
+        ok = name not in reserved or all(f.scope.resolve(name) == ref for f in program.sources())
+        chosen.append(name if ok else f"{name}_")
+    return chosen[0], chosen[1]
+
+
+def _call_paths(program: Program) -> dict[object, tuple[str, ...]]:
+    """How each function is reached from the entry: the chain of callee
+    expressions (``("f",)``, ``("helpers.g", "h")``)."""
+    paths: dict[object, tuple[str, ...]] = {program.entry.identity: ()}
+    queue = [program.entry]
+    while queue:
+        fn = queue.pop(0)
+        for node in ast.walk(program.normal_form(fn)):
+            callee = get_anno(node, "callee") if isinstance(node, ast.Call) else None
+            if callee is not None and callee.identity not in paths and callee.identity in program._normal:
+                paths[callee.identity] = paths[fn.identity] + (ast.unparse(node.func),)  # type: ignore[attr-defined]
+                queue.append(callee)
+    return paths
+
+
+def display_path(filename: str) -> str:
+    """A file name relative to the working directory when it lies below it."""
+    import os
+
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if relative.startswith("..") else relative
+
+
+def _header(fn: FunctionSource, program: Program, wrt: tuple[str, ...], mode: str, key: str) -> list[str]:
+    callees = [f for f in program.sources() if f is not fn]
+    lines = [
+        f"Generated by s2s {__version__}; do not edit.",
+        f"{mode.capitalize()}-mode derivative of {fn.qualname} ({display_path(fn.filename)}:{fn.lineno})",
+        f"with respect to {', '.join(wrt)}.",
+    ]
+    if callees:
+        lines.append("Calls: " + ", ".join(f"{c.qualname} ({display_path(c.filename)}:{c.lineno})" for c in callees))
+    if key:
+        lines.append(f"key {key}")
+    return lines

@@ -1,0 +1,645 @@
+"""Normal form: one operation per statement, elementwise expressions kept whole.
+
+Entry point: ``normalize(fn: FunctionSource) -> ast.FunctionDef``.
+
+Output contract (``verify_normal_form`` checks it):
+
+- The body is a list of statements, each one of
+    ``name = <rhs>``
+    ``a, b = <call of a user function>`` or ``a, b = <name>`` (unpacking)
+    ``<call>`` or ``assert ...`` kept for their effects (never differentiated)
+  ending in exactly one ``return <atom>`` or ``return <atom>, <atom>, ...``.
+- An *atom* is a name, a constant or a numpy/math constant (``np.pi``).
+- A ``<rhs>`` is one of: an elementwise expression tree over atoms (the
+  fusion unit); a reduction of such a tree (``np.sum(d * d0)``); one other
+  operation whose array arguments are atoms (``a @ b``, ``x[i]``,
+  ``np.dot(a, b)``, ``x.shape``); a call to a user function over atoms.
+- Every call carries an ``op`` annotation (its rule key: ``"np.exp"``,
+  ``"method.astype"``, ``"builtins.len"``) or a ``callee`` annotation (a
+  ``FunctionSource``), or is an ``opaque`` call kept as written. Array methods
+  with a numpy twin are rewritten to it (``a.sum(0)`` -> ``np.sum(a, 0)``).
+- Every statement carries an ``origin`` annotation: the user's statement.
+
+Example::
+
+    def rs(d, xs):                      def rs(d, xs):
+        d0 = f(xs)                          d0 = f(xs)
+        return d - np.sum(d * d0) \\   ->    sum1 = np.sum(d * d0)
+            / np.sum(d0 * d0) * d0          sum2 = np.sum(d0 * d0)
+                                            out = d - sum1 / sum2 * d0
+                                            return out
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass
+
+from .anno import get_anno, set_anno
+from .errors import S2SError
+from .frontend import (
+    BuiltinRef,
+    DataRef,
+    FunctionRef,
+    FunctionSource,
+    LocalRef,
+    MathRef,
+    ModuleRef,
+    NumpyRef,
+    OpaqueRef,
+    Ref,
+    UnboundRef,
+    numpy_object,
+)
+from .names import NameAllocator, names_in
+from .rules import lookup
+from .rules.core import elementwise_shape
+
+# --------------------------------------------------------------------------
+# The fence: syntax s2s does not differentiate, rejected up front
+
+_UNSUPPORTED_STATEMENTS: dict[type, tuple[str, str]] = {
+    ast.For: ("a `for` loop", "loops are not supported yet; write the computation with array operations"),
+    ast.While: ("a `while` loop", "loops are not supported yet; write the computation with array operations"),
+    ast.If: ("an `if` statement", "branches are not supported yet; use np.where(cond, a, b) for elementwise choices"),
+    ast.AugAssign: ("an augmented assignment", "write `y = y + x` instead of `y += x`"),
+    ast.With: ("a `with` statement", "move it outside the differentiated function"),
+    ast.Try: ("a `try` statement", "move error handling outside the differentiated function"),
+    ast.Raise: ("a `raise` statement", "check inputs outside the differentiated function"),
+    ast.Delete: ("a `del` statement", "remove it; s2s manages the lifetime of values"),
+    ast.Import: ("an import inside the function", "import at module level"),
+    ast.ImportFrom: ("an import inside the function", "import at module level"),
+    ast.Global: ("a `global` declaration", "pass the value as an argument and return the result"),
+    ast.Nonlocal: ("a `nonlocal` declaration", "pass the value as an argument and return the result"),
+    ast.FunctionDef: ("a nested function definition", "define the helper at module level; s2s differentiates calls to it"),
+    ast.AsyncFunctionDef: ("a nested function definition", "define the helper at module level"),
+    ast.ClassDef: ("a class definition", "define classes at module level"),
+    ast.Break: ("`break`", "loops are not supported yet"),
+    ast.Continue: ("`continue`", "loops are not supported yet"),
+    ast.Match: ("a `match` statement", "branches are not supported yet; use np.where for elementwise choices"),
+}
+if hasattr(ast, "TryStar"):
+    _UNSUPPORTED_STATEMENTS[ast.TryStar] = _UNSUPPORTED_STATEMENTS[ast.Try]
+if hasattr(ast, "TypeAlias"):
+    _UNSUPPORTED_STATEMENTS[ast.TypeAlias] = ("a `type` statement", "define type aliases at module level")
+
+_UNSUPPORTED_EXPRESSIONS: dict[type, tuple[str, str]] = {
+    ast.Lambda: ("a lambda", "define the function with `def` at module level"),
+    ast.ListComp: ("a list comprehension", "comprehensions are not supported yet; use array operations"),
+    ast.SetComp: ("a set comprehension", "use array operations"),
+    ast.DictComp: ("a dict comprehension", "use array operations"),
+    ast.GeneratorExp: ("a generator expression", "use array operations such as np.sum"),
+    ast.IfExp: ("a conditional expression", "use np.where(cond, a, b)"),
+    ast.NamedExpr: ("an assignment expression `:=`", "assign in a statement of its own"),
+    ast.Await: ("`await`", "s2s differentiates plain functions"),
+    ast.Yield: ("`yield`", "s2s differentiates functions that return their result"),
+    ast.YieldFrom: ("`yield from`", "s2s differentiates functions that return their result"),
+    ast.Starred: ("a starred argument", "pass the arguments one by one"),
+    ast.Dict: ("a dict", "pass arrays and numbers; s2s differentiates numpy code"),
+    ast.Set: ("a set", "use arrays"),
+}
+
+
+def fence(fn: FunctionSource) -> None:
+    """Reject syntax s2s cannot differentiate, naming file, line and construct."""
+    args = fn.tree.args
+    if args.vararg or args.kwarg:
+        star = args.vararg or args.kwarg
+        raise fn.error(star, f"{fn.name} takes *args or **kwargs", "give each parameter a name")
+    body = fn.tree.body
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, ast.Return) and i != len(body) - 1:
+            raise fn.error(stmt, "an early `return`", "s2s supports one `return` at the end of the function for now")
+        for node in ast.walk(stmt):
+            entry = _UNSUPPORTED_STATEMENTS.get(type(node)) or _UNSUPPORTED_EXPRESSIONS.get(type(node))
+            if entry is not None:
+                construct, hint = entry
+                raise fn.error(node, f"s2s cannot differentiate {construct} (in {fn.name})", hint)
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    _check_target(fn, target)
+            if isinstance(node, ast.AnnAssign):
+                if node.value is None:
+                    raise fn.error(node, "an annotation without a value", "assign a value")
+                _check_target(fn, node.target)
+    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+        last = body[-1] if body else fn.tree
+        raise fn.error(last, f"{fn.name} does not end with `return <value>`", "s2s differentiates the value a function returns")
+
+
+def _check_target(fn: FunctionSource, target: ast.expr) -> None:
+    if isinstance(target, ast.Name):
+        return
+    if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
+        return
+    if isinstance(target, ast.Subscript):
+        raise fn.error(target, "an assignment into an array element or slice", "in-place updates are not supported yet; build the array with np.where or np.concatenate")
+    if isinstance(target, ast.Attribute):
+        raise fn.error(target, "an assignment to an attribute", "s2s differentiates functions without side effects")
+    raise fn.error(target, "an assignment to this kind of target", "assign to plain names or unpack into names: a, b = ...")
+
+
+# --------------------------------------------------------------------------
+# How expressions are classified
+
+# Array methods with a numpy function twin: a.sum(axis) -> np.sum(a, axis).
+METHOD_TWINS = {
+    name: f"np.{name}"
+    for name in (
+        "sum mean prod max min std var cumsum cumprod dot ravel squeeze copy clip round "
+        "argmax argmin argsort all any nonzero trace diagonal swapaxes repeat take conj conjugate"
+    ).split()
+}
+VARARG_METHODS = {"reshape": "np.reshape", "transpose": "np.transpose"}
+ATTRIBUTE_OPS = {"T": "np.transpose"}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    kind: str  # "op" | "callee" | "method" | "opaque"
+    op: str = ""
+    ref: Ref | None = None
+
+
+class Normalizer:
+    def __init__(self, fn: FunctionSource) -> None:
+        self.fn = fn
+        self.scope = fn.scope
+        self.names = NameAllocator(names_in(fn.tree))
+        self.body: list[ast.stmt] = []
+        self.origin: ast.stmt | None = None
+        self.temps: set[str] = set()
+
+    # statements ---------------------------------------------------------
+
+    def run(self) -> ast.FunctionDef:
+        for stmt in self.fn.tree.body:
+            self.origin = stmt
+            self.statement(stmt)
+        tree = copy.copy(self.fn.tree)
+        tree.body = self.body
+        tree.decorator_list = []
+        return tree
+
+    def emit(self, stmt: ast.stmt) -> None:
+        set_anno(stmt, "origin", self.origin)
+        ast.copy_location(stmt, self.origin)  # type: ignore[arg-type]
+        self.body.append(stmt)
+
+    def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Expr):
+            if isinstance(stmt.value, ast.Constant):
+                return  # a docstring or a bare constant
+            if isinstance(stmt.value, ast.Call):
+                self.check_names(stmt.value)
+                self.emit(ast.Expr(self.keep(stmt.value)))
+            return
+        if isinstance(stmt, ast.Pass):
+            return
+        if isinstance(stmt, ast.Assert):
+            self.check_names(stmt)
+            self.emit(copy.deepcopy(stmt))
+            return
+        if isinstance(stmt, ast.AnnAssign):
+            stmt = ast.Assign([stmt.target], stmt.value)  # type: ignore[list-item]
+            ast.copy_location(stmt, self.origin)  # type: ignore[arg-type]
+        if isinstance(stmt, ast.Assign):
+            self.assign(stmt)
+        elif isinstance(stmt, ast.Return):
+            self.return_(stmt)
+        else:  # pragma: no cover - the fence rejects everything else
+            raise self.fn.error(stmt, f"unsupported statement {type(stmt).__name__}")
+
+    def assign(self, stmt: ast.Assign) -> None:
+        targets = stmt.targets
+        assigned = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        if len(targets) == 1 and isinstance(targets[0], ast.Name):
+            self.emit(ast.Assign([ast.Name(targets[0].id, ast.Store())], self.rhs(stmt.value)))
+            return
+        if isinstance(stmt.value, (ast.Tuple, ast.List)):
+            # evaluate every element before assigning any: a, b = b, a + b
+            values = [self.copy_if_assigned(self.atom(e), assigned) for e in stmt.value.elts]
+        else:
+            value = self.rhs(stmt.value)
+            if len(targets) > 1 or not (get_anno(value, "callee") or isinstance(value, ast.Name)):
+                value = self.hoist_value(value, self.temp_base(stmt.value))
+            values = None
+        for target in targets:
+            if values is None:
+                self.unpack_into(target, value)
+            elif isinstance(target, ast.Name):
+                self.emit(ast.Assign([ast.Name(target.id, ast.Store())], ast.Tuple(copy.deepcopy(values), ast.Load())))
+            elif len(target.elts) != len(values):  # type: ignore[attr-defined]
+                raise self.fn.error(target, f"cannot unpack {len(values)} values into {len(target.elts)} names")  # type: ignore[attr-defined]
+            else:
+                for name, v in zip(target.elts, values, strict=True):  # type: ignore[attr-defined]
+                    self.emit(ast.Assign([ast.Name(name.id, ast.Store())], copy.deepcopy(v)))
+
+    def unpack_into(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            self.emit(ast.Assign([ast.Name(target.id, ast.Store())], copy.deepcopy(value)))
+            return
+        names = [ast.Name(e.id, ast.Store()) for e in target.elts]  # type: ignore[attr-defined]
+        self.emit(ast.Assign([ast.Tuple(names, ast.Store())], copy.deepcopy(value)))
+
+    def copy_if_assigned(self, value: ast.expr, assigned: set[str]) -> ast.expr:
+        if isinstance(value, ast.Name) and value.id in assigned:
+            return self.hoist_value(value, value.id)
+        return value
+
+    def return_(self, stmt: ast.Return) -> None:
+        value = stmt.value
+        assert value is not None
+        if isinstance(value, ast.Tuple):
+            elts = [self.atom(e, base="out") for e in value.elts]
+            self.emit(ast.Return(ast.Tuple(elts, ast.Load())))
+            return
+        kind = self.classify(value)
+        if kind == "atom":
+            self.emit(ast.Return(self.atom(value)))
+            return
+        name = self.names.fresh("out")
+        self.emit(ast.Assign([ast.Name(name, ast.Store())], self.rhs(value)))
+        self.emit(ast.Return(ast.Name(name, ast.Load())))
+
+    # expressions ------------------------------------------------------------
+
+    def classify(self, e: ast.expr) -> str:
+        """atom | elementwise | reduction | op | callee | opaque | container"""
+        if isinstance(e, (ast.Name, ast.Constant)):
+            return "atom"
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, (ast.USub, ast.UAdd)) and _is_number(e.operand):
+            return "atom"
+        if isinstance(e, ast.Attribute):
+            module = self.module_ref(e.value)
+            if module is not None:
+                ref = self.scope.resolve_attr(module, e.attr)
+                if isinstance(ref, NumpyRef) and not callable(numpy_object(ref.path)):
+                    return "atom"
+                if isinstance(ref, MathRef) and ref.path in ("pi", "e", "tau", "inf", "nan"):
+                    return "atom"
+                return "opaque"
+            return "op"
+        if isinstance(e, ast.BinOp):
+            return "op" if isinstance(e.op, ast.MatMult) else "elementwise"
+        if isinstance(e, ast.UnaryOp):
+            return "elementwise"
+        if isinstance(e, ast.Compare):
+            return "elementwise" if len(e.ops) == 1 else "opaque"
+        if isinstance(e, ast.Call):
+            resolved = self.resolve_call(e)
+            if resolved.kind == "op":
+                rule = lookup(resolved.op)
+                if rule is not None and (rule.kind == "elementwise" or (rule.kind == "zero" and rule.shape is elementwise_shape)):
+                    return "elementwise"
+                if rule is not None and rule.fusable:
+                    return "reduction"
+                return "op"
+            if resolved.kind == "method":
+                twin = METHOD_TWINS.get(e.func.attr)  # type: ignore[attr-defined]
+                rule = lookup(twin) if twin else None
+                return "reduction" if rule is not None and rule.fusable else "op"
+            return resolved.kind
+        if isinstance(e, ast.Subscript):
+            return "op"
+        if isinstance(e, (ast.Tuple, ast.List)):
+            return "container"
+        return "opaque"
+
+    def rhs(self, e: ast.expr) -> ast.expr:
+        """A statement's right-hand side in normal form (may emit statements)."""
+        kind = self.classify(e)
+        if kind == "atom":
+            return self.atom(e)
+        if kind == "elementwise":
+            return self.elementwise(e)
+        if kind in ("reduction", "op"):
+            return self.operation(e, fuse=kind == "reduction")
+        if kind == "callee":
+            return self.callee_call(e)  # type: ignore[arg-type]
+        if kind == "container":
+            return self.container(e)  # type: ignore[arg-type]
+        self.check_names(e)
+        return self.keep(e)
+
+    def elementwise(self, e: ast.expr) -> ast.expr:
+        """An elementwise tree, whole; non-elementwise operands become atoms."""
+        if isinstance(e, ast.BinOp):
+            return ast.BinOp(self.operand(e.left), e.op, self.operand(e.right))
+        if isinstance(e, ast.UnaryOp):
+            return ast.UnaryOp(e.op, self.operand(e.operand))
+        if isinstance(e, ast.Compare):
+            return ast.Compare(self.operand(e.left), e.ops, [self.operand(c) for c in e.comparators])
+        if isinstance(e, ast.Call):
+            return self.operation(e, fuse=False, operand=self.operand)
+        return self.atom(e)
+
+    def operand(self, e: ast.expr) -> ast.expr:
+        kind = self.classify(e)
+        if kind == "elementwise":
+            return self.elementwise(e)
+        return self.atom(e)
+
+    def atom(self, e: ast.expr, base: str | None = None) -> ast.expr:
+        kind = self.classify(e)
+        if kind == "atom":
+            if isinstance(e, ast.Name):
+                self.check_name(e)
+                return ast.Name(e.id, ast.Load())
+            if isinstance(e, ast.UnaryOp):
+                return ast.Constant(-e.operand.value if isinstance(e.op, ast.USub) else e.operand.value)  # type: ignore[attr-defined]
+            if isinstance(e, ast.Attribute):
+                module = self.module_ref(e.value)
+                ref = self.scope.resolve_attr(module, e.attr)  # type: ignore[arg-type]
+                return self.spelled(_op_key(ref))  # type: ignore[arg-type]
+            return copy.deepcopy(e)
+        return self.hoist(e, base)
+
+    def hoist(self, e: ast.expr, base: str | None = None) -> ast.Name:
+        return self.hoist_value(self.rhs(e), base or self.temp_base(e))
+
+    def hoist_value(self, value: ast.expr, base: str) -> ast.Name:
+        name = self.names.numbered(base)
+        self.temps.add(name)
+        self.emit(ast.Assign([ast.Name(name, ast.Store())], value))
+        return ast.Name(name, ast.Load())
+
+    def temp_base(self, e: ast.expr) -> str:
+        if isinstance(e, ast.Call):
+            resolved = self.resolve_call(e)
+            if resolved.kind == "callee":
+                return resolved.ref.name  # type: ignore[union-attr]
+            if resolved.kind == "method":
+                return e.func.attr  # type: ignore[attr-defined]
+            if resolved.kind == "op":
+                return resolved.op.rsplit(".", 1)[-1]
+        if isinstance(e, ast.BinOp) and isinstance(e.op, ast.MatMult):
+            return "matmul"
+        if isinstance(e, ast.Subscript):
+            return "item"
+        if isinstance(e, ast.Attribute):
+            return {"T": "transpose"}.get(e.attr, e.attr)
+        return "t"
+
+    def container(self, e: ast.Tuple | ast.List) -> ast.expr:
+        return type(e)([self.argument(x) for x in e.elts], ast.Load())
+
+    def argument(self, e: ast.expr) -> ast.expr:
+        """A call argument: an atom, or a tuple/list of arguments."""
+        if isinstance(e, (ast.Tuple, ast.List)):
+            return self.container(e)
+        return self.atom(e)
+
+    def operation(self, e: ast.expr, fuse: bool, operand=None) -> ast.expr:
+        """One operation with atom arguments; a fusable reduction keeps an
+        elementwise first argument whole."""
+        if isinstance(e, ast.BinOp):  # a @ b
+            return ast.BinOp(self.atom(e.left), e.op, self.atom(e.right))
+        if isinstance(e, ast.Subscript):
+            return ast.Subscript(self.atom(e.value), self.index(e.slice), ast.Load())
+        if isinstance(e, ast.Attribute):
+            return self.attribute(e)
+        assert isinstance(e, ast.Call)
+        resolved = self.resolve_call(e)
+        args, keywords = list(e.args), list(e.keywords)
+        if resolved.kind == "method":
+            op, args = self.method(e)
+        else:
+            op = resolved.op
+        lower = operand or self.argument
+        first = self.operand if fuse else lower
+        new_args = [first(a) if i == 0 else lower(a) for i, a in enumerate(args)]
+        new_keywords = [ast.keyword(k.arg, lower(k.value)) for k in keywords]
+        if op.startswith("method."):
+            receiver, *rest = new_args
+            call = ast.Call(ast.Attribute(receiver, op[len("method.") :], ast.Load()), rest, new_keywords)
+        else:
+            call = ast.Call(self.spelled(op), new_args, new_keywords)
+        set_anno(call, "op", op)
+        return call
+
+    def attribute(self, e: ast.Attribute) -> ast.expr:
+        receiver = self.atom(e.value)
+        if e.attr in ATTRIBUTE_OPS:
+            call = ast.Call(self.spelled(ATTRIBUTE_OPS[e.attr]), [receiver], [])
+            set_anno(call, "op", ATTRIBUTE_OPS[e.attr])
+            return call
+        node = ast.Attribute(receiver, e.attr, ast.Load())
+        set_anno(node, "op", f"attr.{e.attr}")
+        return node
+
+    def method(self, e: ast.Call) -> tuple[str, list[ast.expr]]:
+        """``a.reshape(2, 3)`` -> (``np.reshape``, [a, (2, 3)])."""
+        func = e.func
+        assert isinstance(func, ast.Attribute)
+        receiver, name, args = func.value, func.attr, list(e.args)
+        if name in VARARG_METHODS:
+            if len(args) > 1:
+                args = [ast.Tuple(args, ast.Load())]
+            return VARARG_METHODS[name], [receiver, *args]
+        if name in METHOD_TWINS:
+            return METHOD_TWINS[name], [receiver, *args]
+        return f"method.{name}", [receiver, *args]
+
+    def index(self, s: ast.expr) -> ast.expr:
+        """An index keeps its slices and integer arithmetic inline; calls and
+        lookups inside it become atoms."""
+        if isinstance(s, ast.Slice):
+            parts = [None if p is None else self.index(p) for p in (s.lower, s.upper, s.step)]
+            return ast.Slice(*parts)
+        if isinstance(s, (ast.Tuple, ast.List)):
+            return type(s)([self.index(x) for x in s.elts], ast.Load())
+        if isinstance(s, ast.BinOp) and not isinstance(s.op, ast.MatMult):
+            return ast.BinOp(self.index(s.left), s.op, self.index(s.right))
+        if isinstance(s, ast.UnaryOp):
+            return ast.UnaryOp(s.op, self.index(s.operand))
+        return self.atom(s)
+
+    def callee_call(self, e: ast.Call) -> ast.Call:
+        resolved = self.resolve_call(e)
+        ref = resolved.ref
+        assert isinstance(ref, FunctionRef)
+        callee = ref.load()
+        args = self.bind_callee(e, callee)
+        call = ast.Call(copy.deepcopy(e.func), [self.atom(a) for a in args], [])
+        set_anno(call, "callee", callee)
+        return call
+
+    def bind_callee(self, e: ast.Call, callee: FunctionSource) -> list[ast.expr]:
+        """The call's arguments in the callee's parameter order, defaults filled in."""
+        params = callee.tree.args
+        if params.vararg or params.kwarg:
+            raise self.fn.error(e, f"cannot differentiate a call to {callee.name}, which takes *args or **kwargs", "give each parameter a name")
+        positional = params.posonlyargs + params.args
+        names = [p.arg for p in positional + params.kwonlyargs]
+        defaults = dict(zip([p.arg for p in positional][len(positional) - len(params.defaults) :], params.defaults))
+        defaults.update({p.arg: d for p, d in zip(params.kwonlyargs, params.kw_defaults) if d is not None})
+        given: dict[str, ast.expr] = {}
+        if len(e.args) > len(positional):
+            raise self.fn.error(e, f"{callee.name}() takes {len(positional)} positional arguments but {len(e.args)} were given")
+        for param, arg in zip(positional, e.args):
+            given[param.arg] = arg
+        for kw in e.keywords:
+            if kw.arg not in names or kw.arg in given:
+                raise self.fn.error(e, f"{callee.name}() got an unexpected or repeated argument {kw.arg!r}")
+            given[kw.arg] = kw.value
+        args = []
+        for name in names:
+            if name in given:
+                args.append(given[name])
+            elif name in defaults and _is_literal(defaults[name]):
+                args.append(copy.deepcopy(defaults[name]))
+            elif name in defaults:
+                raise self.fn.error(e, f"the default value of {callee.name}'s parameter {name!r} is not a literal", f"pass {name}= explicitly")
+            else:
+                raise self.fn.error(e, f"{callee.name}() missing argument {name!r}")
+        return args
+
+    def keep(self, e: ast.expr) -> ast.expr:
+        """An expression kept as written (an opaque call, an `and`): it runs
+        as in the primal and is never differentiated."""
+        kept = copy.deepcopy(e)
+        set_anno(kept, "opaque", True)
+        return kept
+
+    # names -------------------------------------------------------------------
+
+    def spelled(self, op: str) -> ast.expr:
+        """``np.exp`` as an expression, for dumps; emission re-spells it."""
+        prefix, _, path = op.partition(".")
+        if prefix == "builtins":
+            expr: ast.expr = ast.Name(path, ast.Load())
+        else:
+            expr = ast.Name(prefix, ast.Load())
+            for part in path.split("."):
+                expr = ast.Attribute(expr, part, ast.Load())
+        set_anno(expr, "op", op)
+        return expr
+
+    def module_ref(self, e: ast.expr) -> Ref | None:
+        """The module an expression names (``np``, ``np.linalg``), if any."""
+        if isinstance(e, ast.Name):
+            ref = self.scope.resolve(e.id)
+        elif isinstance(e, ast.Attribute):
+            base = self.module_ref(e.value)
+            ref = self.scope.resolve_attr(base, e.attr) if base is not None else None
+        else:
+            return None
+        if isinstance(ref, NumpyRef):
+            import types
+
+            return ref if isinstance(numpy_object(ref.path), types.ModuleType) else None
+        if isinstance(ref, MathRef) and not ref.path:
+            return ref
+        if isinstance(ref, ModuleRef):
+            return ref
+        return None
+
+    def resolve_call(self, e: ast.Call) -> Resolved:
+        func = e.func
+        if isinstance(func, ast.Name):
+            ref = self.scope.resolve(func.id)
+            if isinstance(ref, UnboundRef):
+                raise self.fn.error(func, f"name {func.id!r} is not defined", "define it before the derivative is first computed")
+            return _resolved(ref)
+        if isinstance(func, ast.Attribute):
+            module = self.module_ref(func.value)
+            if module is None:
+                return Resolved("method")
+            ref = self.scope.resolve_attr(module, func.attr)
+            if isinstance(ref, UnboundRef):
+                raise self.fn.error(func, f"{ref.name} does not exist")
+            return _resolved(ref) if ref is not None else Resolved("opaque")
+        return Resolved("opaque")
+
+    def check_name(self, e: ast.Name) -> None:
+        if e.id not in self.temps and isinstance(self.scope.resolve(e.id), UnboundRef):
+            raise self.fn.error(e, f"name {e.id!r} is not defined", "define it before the derivative is first computed")
+
+    def check_names(self, e: ast.AST) -> None:
+        for node in ast.walk(e):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                self.check_name(node)
+
+
+def _resolved(ref: Ref) -> Resolved:
+    if isinstance(ref, FunctionRef):
+        return Resolved("callee", ref=ref)
+    if isinstance(ref, (NumpyRef, MathRef, BuiltinRef)):
+        return Resolved("op", op=_op_key(ref))
+    if isinstance(ref, (LocalRef, DataRef, OpaqueRef, ModuleRef)):
+        return Resolved("opaque", ref=ref)
+    return Resolved("opaque")
+
+
+def _op_key(ref: Ref) -> str:
+    if isinstance(ref, NumpyRef):
+        return f"np.{ref.path}"
+    if isinstance(ref, MathRef):
+        return f"math.{ref.path}"
+    if isinstance(ref, BuiltinRef):
+        return f"builtins.{ref.name}"
+    raise AssertionError(ref)
+
+
+def _is_number(e: ast.expr) -> bool:
+    return isinstance(e, ast.Constant) and isinstance(e.value, (int, float, complex)) and not isinstance(e.value, bool)
+
+
+def _is_literal(e: ast.expr) -> bool:
+    try:
+        ast.literal_eval(e)
+        return True
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# Entry point and contract
+
+
+def normalize(fn: FunctionSource) -> ast.FunctionDef:
+    """The function in normal form (see the module docstring)."""
+    fence(fn)
+    tree = Normalizer(fn).run()
+    ast.fix_missing_locations(tree)
+    verify_normal_form(tree)
+    return tree
+
+
+def is_atom(e: ast.expr) -> bool:
+    return isinstance(e, (ast.Name, ast.Constant)) or (isinstance(e, ast.Attribute) and get_anno(e, "op") is not None)
+
+
+def verify_normal_form(tree: ast.FunctionDef) -> None:
+    """Assert the output contract of ``normalize``."""
+    body = tree.body
+    assert body and isinstance(body[-1], ast.Return), "ends with return"
+    for stmt in body:
+        assert get_anno(stmt, "origin") is not None, f"statement without origin: {ast.unparse(stmt)}"
+        if isinstance(stmt, ast.Return):
+            assert stmt is body[-1], "one return, last"
+            value = stmt.value
+            elts = value.elts if isinstance(value, ast.Tuple) else [value]
+            assert all(is_atom(e) for e in elts), f"return of non-atoms: {ast.unparse(stmt)}"
+        elif isinstance(stmt, ast.Assign):
+            assert len(stmt.targets) == 1
+            for node in ast.walk(stmt.value):
+                if isinstance(node, ast.Call) and not get_anno(_outermost_opaque(stmt.value, node), "opaque"):
+                    assert get_anno(node, "op") or get_anno(node, "callee"), f"unresolved call: {ast.unparse(node)}"
+        else:
+            assert isinstance(stmt, (ast.Expr, ast.Assert)), f"unexpected statement {ast.unparse(stmt)}"
+
+
+def _outermost_opaque(root: ast.expr, node: ast.AST) -> ast.AST:
+    """The outermost opaque expression enclosing ``node`` (or ``node``)."""
+    for candidate in ast.walk(root):
+        if get_anno(candidate, "opaque") and any(n is node for n in ast.walk(candidate)):
+            return candidate
+    return node
+
+
+def dump(tree: ast.FunctionDef) -> str:
+    """The normal form as source, for tests and debugging."""
+    return ast.unparse(tree)

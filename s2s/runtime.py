@@ -1,0 +1,241 @@
+"""Helpers that generated derivative code calls.
+
+This is the only part of s2s that generated modules import, and it imports
+only numpy. Each helper does one thing a derivative needs that numpy does
+not spell in one call, with a fast path for the common case (most calls of
+``unbroadcast`` find the shapes already equal and return at once).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "unbroadcast",
+    "broadcast_like",
+    "zeros_like",
+    "xlogy",
+    "reduced_size",
+    "expand_reduced",
+    "choice_tangent",
+    "choice_adjoint",
+    "prod_tangent",
+    "prod_adjoint",
+    "var_tangent",
+    "var_adjoint",
+    "std_tangent",
+    "std_adjoint",
+    "cumsum_adjoint",
+    "cumprod_tangent",
+    "cumprod_adjoint",
+    "norm_tangent",
+    "norm_adjoint",
+]
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    shape = getattr(x, "shape", None)
+    return shape if shape is not None else np.shape(x)
+
+
+def _float_dtype(x: Any) -> np.dtype:
+    dtype = np.result_type(x)
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
+
+
+# --------------------------------------------------------------------------
+# Broadcasting
+
+
+def unbroadcast(g: Any, like: Any) -> Any:
+    """``g`` brought to the shape of ``like``: summed over the axes that
+    broadcasting added or stretched, broadcast where ``g`` is smaller.
+
+    This is the adjoint of numpy's broadcasting.
+    """
+    target = _shape(like)
+    have = _shape(g)
+    if have == target:
+        return g
+    if not target:
+        return np.add.reduce(g, axis=None)
+    g = np.asarray(g)
+    lead = g.ndim - len(target)
+    if lead > 0:
+        g = np.add.reduce(g, axis=tuple(range(lead)))
+    elif lead < 0:
+        g = g.reshape((1,) * -lead + g.shape)
+    stretched = tuple(i for i, (n, m) in enumerate(zip(g.shape, target)) if m == 1 and n != 1)
+    if stretched:
+        g = np.add.reduce(g, axis=stretched, keepdims=True)
+    if g.shape != target:
+        g = broadcast_like(g, like)
+    return g
+
+
+def broadcast_like(t: Any, like: Any) -> Any:
+    """``t`` broadcast to the shape of ``like``, as a new array."""
+    target = _shape(like)
+    if _shape(t) == target:
+        return t
+    out = np.empty(target, dtype=np.result_type(t, 1.0))
+    out[...] = t
+    return out
+
+
+def zeros_like(x: Any) -> np.ndarray:
+    """A zero derivative for ``x``: its shape, a floating dtype."""
+    return np.zeros(_shape(x), dtype=_float_dtype(x))
+
+
+def xlogy(x: Any, y: Any) -> Any:
+    """``x * log(y)``, and 0 where ``x == 0`` (the derivative of ``y ** p``
+    w.r.t. ``p`` at ``y == 0``)."""
+    zero = np.equal(x, 0)
+    return np.where(zero, 0.0, x * np.log(np.where(zero, 1.0, y)))
+
+
+# --------------------------------------------------------------------------
+# Reductions
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    return tuple(sorted(a % ndim if ndim else 0 for a in axes))
+
+
+def reduced_size(x: Any, axis: Any = None) -> int:
+    """How many elements of ``x`` each result of a reduction over ``axis`` sums."""
+    shape = _shape(x)
+    size = 1
+    for a in _axes(axis, len(shape)):
+        size *= shape[a]
+    return size
+
+
+def expand_reduced(g: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """A reduction's result with the reduced axes back, as length-1 axes."""
+    if keepdims or axis is None:
+        return g
+    return np.expand_dims(g, axis)
+
+
+def choice_tangent(t: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Tangent of ``max``/``min``: the mean of the tangents at the chosen
+    positions (ties share equally)."""
+    chosen = np.equal(x, expand_reduced(out, axis, keepdims))
+    count = np.sum(chosen, axis=axis, keepdims=keepdims)
+    return np.sum(t * chosen, axis=axis, keepdims=keepdims) / count
+
+
+def choice_adjoint(g: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Adjoint of ``max``/``min``: the cotangent split among the chosen positions."""
+    chosen = np.equal(x, expand_reduced(out, axis, keepdims))
+    count = np.sum(chosen, axis=axis, keepdims=True)
+    return expand_reduced(g, axis, keepdims) * chosen / count
+
+
+def _products_of_others(x: Any, axis: Any) -> np.ndarray:
+    """For each element, the product of the other elements it is reduced
+    with: exact where ``x`` has zeros (no division)."""
+    x = np.asarray(x)
+    axes = _axes(axis, x.ndim)
+    if not axes:
+        return np.ones_like(x)
+    moved = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
+    kept_shape = moved.shape[: x.ndim - len(axes)]
+    flat = moved.reshape(kept_shape + (-1,))
+    ones = np.ones(kept_shape + (1,), dtype=flat.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    others = (left * right).reshape(moved.shape)
+    return np.moveaxis(others, range(x.ndim - len(axes), x.ndim), axes)
+
+
+def prod_tangent(t: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return np.sum(t * _products_of_others(x, axis), axis=axis, keepdims=keepdims)
+
+
+def prod_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return expand_reduced(g, axis, keepdims) * _products_of_others(x, axis)
+
+
+def _centered(x: Any, axis: Any, ddof: int) -> tuple[Any, Any]:
+    x = np.asarray(x)
+    return x - np.mean(x, axis=axis, keepdims=True), reduced_size(x, axis) - ddof
+
+
+def var_tangent(t: Any, x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    centered, dof = _centered(x, axis, ddof)
+    return 2.0 * np.sum(centered * t, axis=axis, keepdims=keepdims) / dof
+
+
+def var_adjoint(g: Any, x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    centered, dof = _centered(x, axis, ddof)
+    return expand_reduced(g, axis, keepdims) * (2.0 / dof) * centered
+
+
+def std_tangent(t: Any, x: Any, out: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    return var_tangent(t, x, axis, ddof, keepdims) / (2.0 * out)
+
+
+def std_adjoint(g: Any, x: Any, out: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    return var_adjoint(g / (2.0 * out), x, axis, ddof, keepdims)
+
+
+def norm_tangent(t: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Tangent of the 2-norm (Frobenius for matrices)."""
+    return np.sum(x * t, axis=axis, keepdims=keepdims) / out
+
+
+def norm_adjoint(g: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return expand_reduced(g / out, axis, keepdims) * x
+
+
+# --------------------------------------------------------------------------
+# Cumulative operations
+
+
+def cumsum_adjoint(g: Any, x: Any, axis: Any = None) -> Any:
+    """Adjoint of ``np.cumsum``: a cumulative sum from the end."""
+    if axis is None:
+        return np.flip(np.cumsum(np.flip(g))).reshape(_shape(x))
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+
+
+def cumprod_tangent(t: Any, x: Any, out: Any, axis: Any = None) -> Any:
+    """Tangent of ``np.cumprod`` by the product rule along the axis."""
+    if axis is None:
+        return cumprod_tangent(np.ravel(t), np.ravel(x), np.ravel(out), 0)
+    x, out = np.asarray(x), np.asarray(out)
+    t = np.broadcast_to(t, x.shape)
+    if np.all(x != 0):
+        return out * np.cumsum(t / x, axis=axis)
+    xm, om, tm = (np.moveaxis(a, axis, 0) for a in (x, out, t))
+    result = np.empty(xm.shape, dtype=np.result_type(tm, xm, 1.0))
+    result[0] = tm[0]
+    for j in range(1, xm.shape[0]):
+        result[j] = result[j - 1] * xm[j] + om[j - 1] * tm[j]
+    return np.moveaxis(result, 0, axis)
+
+
+def cumprod_adjoint(g: Any, x: Any, out: Any, axis: Any = None) -> Any:
+    """Adjoint of ``np.cumprod``, exact where ``x`` has zeros."""
+    if axis is None:
+        return cumprod_adjoint(np.ravel(g), np.ravel(x), np.ravel(out), 0).reshape(_shape(x))
+    x, out = np.asarray(x), np.asarray(out)
+    g = np.broadcast_to(g, x.shape)
+    if np.all(x != 0):
+        return np.flip(np.cumsum(np.flip(g * out, axis), axis=axis), axis) / x
+    xm, om, gm = (np.moveaxis(a, axis, 0) for a in (x, out, g))
+    n = xm.shape[0]
+    suffix = np.empty(xm.shape, dtype=np.result_type(gm, xm, 1.0))
+    suffix[n - 1] = gm[n - 1]
+    for j in range(n - 2, -1, -1):
+        suffix[j] = gm[j] + xm[j + 1] * suffix[j + 1]
+    before = np.concatenate([np.ones_like(om[:1]), om[:-1]], axis=0)
+    return np.moveaxis(suffix * before, 0, axis)

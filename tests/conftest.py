@@ -1,0 +1,53 @@
+"""Shared test helpers: user code as real files, so s2s reads real source."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def make_module(tmp_path: Path):
+    """``make_module(source)`` writes a module file and imports it."""
+
+    def make(source: str, name: str | None = None):
+        name = name or f"s2s_user_{next(_counter)}"
+        path = tmp_path / f"{name}.py"
+        path.write_text(textwrap.dedent(source))
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    return make
+
+
+def write_module(directory: Path, source: str, name: str):
+    """Write and import a module once (for module-scoped fixtures)."""
+    path = directory / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite the expected outputs of golden tests")
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    return request.config.getoption("--update-golden")
+
+
+REPO = Path(__file__).resolve().parent.parent
