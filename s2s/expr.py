@@ -429,6 +429,8 @@ class Printer:
             return self._algebra(node, sub, names)
         if op == "getitem":
             return ast.Subscript(sub[0], sub[1], ast.Load())
+        if op == "index":  # an index as a value: np.s_[1:3, i]
+            return ast.Subscript(self.function_ref("np.s_"), sub[0], ast.Load())
         if op in ("list", "tuple"):
             return (ast.List if op == "list" else ast.Tuple)(sub, ast.Load())
         if op == "ifexp":

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import types
 from dataclasses import dataclass
 
 from .anno import get_anno, set_anno
@@ -275,8 +276,8 @@ class Normalizer:
             module = self.module_ref(e.value)
             if module is not None:
                 ref = self.scope.resolve_attr(module, e.attr)
-                if isinstance(ref, NumpyRef) and not callable(numpy_object(ref.path)):
-                    return "atom"
+                if isinstance(ref, NumpyRef) and not isinstance(numpy_object(ref.path), types.ModuleType):
+                    return "atom"  # np.pi, or np.float32 passed as a value
                 if isinstance(ref, MathRef) and ref.path in ("pi", "e", "tau", "inf", "nan"):
                     return "atom"
                 return "opaque"
@@ -527,8 +528,6 @@ class Normalizer:
         else:
             return None
         if isinstance(ref, NumpyRef):
-            import types
-
             return ref if isinstance(numpy_object(ref.path), types.ModuleType) else None
         if isinstance(ref, MathRef) and not ref.path:
             return ref

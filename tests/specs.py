@@ -255,3 +255,9 @@ for _name, _expr in [
     ("method.integers", "a * np.random.default_rng(1).integers(5)"),
 ]:
     _add(_name, Spec([_expr], [ANY], VEC))
+
+# --- families kept in their own files ----------------------------------------
+import importlib as _importlib  # noqa: E402
+
+for _module in ("specs_linalg", "specs_structural"):
+    SPECS.update(_importlib.import_module(_module).SPECS)

@@ -179,6 +179,45 @@ class Site:
     def call(self, op: str, *args: Any, **kwargs: Any) -> Node:
         return self.G.call(op, *args, **kwargs)
 
+    def index_value(self, name: str) -> Node:
+        """The index passed for ``name`` (written ``x[1:3, i]``) as a value
+        that can be passed to a helper: ``np.s_[1:3, i]``."""
+        node = self.arg(name)
+        assert node is not None and node.op == "ast", "indices reach rules as expression leaves"
+        return self.G.op("index", (node,))
+
+    def dtype_kind(self, name: str) -> str | None:
+        """The kind of the dtype passed for ``name`` ("f", "i", "b", "c"),
+        or ``None`` when it cannot be told from the code."""
+        return dtype_kind(self.arg(name))
+
+
+def dtype_kind(node: Node | None) -> str | None:
+    """The numpy dtype kind a dtype argument names, if it is written as a
+    string, a builtin type or a numpy type (``"float32"``, ``float``,
+    ``np.int64``)."""
+    import numpy as np
+
+    from ..anno import get_anno
+
+    if node is None:
+        return None
+    if node.op == "const" and isinstance(node.value, str):
+        try:
+            return np.dtype(node.value).kind
+        except TypeError:
+            return None
+    if node.op == "var" and node.name in ("float", "int", "bool", "complex"):
+        return np.dtype(node.name).kind
+    if node.op == "ast":
+        op = get_anno(node.attr.expr, "op")  # type: ignore[union-attr]
+        if op and op.startswith("np."):
+            try:
+                return np.dtype(getattr(np, op[3:])).kind
+            except (TypeError, AttributeError):
+                return None
+    return None
+
 
 def _is_default(node: Any, default: Any) -> bool:
     try:

@@ -1,4 +1,4 @@
-"""Helpers that generated derivative code calls.
+"""Core runtime helpers: broadcasting, reductions, cumulative operations.
 
 This is the only part of s2s that generated modules import, and it imports
 only numpy. Each helper does one thing a derivative needs that numpy does
