@@ -183,7 +183,7 @@ class Analyzer:
             return set(range(n_targets)) if _name(value) in varied else set()
         graph = Graph(shape_of)
         root = build(graph, value, lambda name: None)
-        return {0} if root in active_nodes(graph, root, lambda v: v.name in varied) else set()
+        return {0} if root in active_nodes(graph, root, varied.__contains__) else set()
 
     def _needed_inputs(self, act: Activity, stmt: ast.Assign, live: frozenset[int]) -> set[str]:
         varied = act.varied_before(stmt)
@@ -202,7 +202,7 @@ class Analyzer:
             return {value.id} if isinstance(value, ast.Name) and value.id in varied else set()
         graph = Graph(shape_of)
         root = build(graph, value, lambda name: None)
-        active = active_nodes(graph, root, lambda v: v.name in varied)
+        active = active_nodes(graph, root, varied.__contains__)
         return {n.name for n in active if n.op == "var"}
 
 

@@ -69,10 +69,12 @@ class Differentiated:
         self.mode: Mode = mode
         fence(load_function(fn))  # unsupported syntax is reported where the function is defined
         self._bind = _binder(fn)
+        self._nparams = len(self.params)
         self._wrt_index = tuple(self.params.index(w) for w in self.wrt)
+        self._key = _key_function(self._wrt_index)
         self._loaded: dict[str, Loaded] = {}
         self._lock = threading.RLock()
-        self._plans: dict[tuple, _Plan] = {}
+        self._plans: dict[object, _Plan] = {}
         self._output_sizes: dict[tuple, int] = {}
         self._last_mode: str | None = None
 
@@ -83,26 +85,30 @@ class Differentiated:
 
     def derivative(self, *args: Any, **kwargs: Any) -> Any:
         """The derivative w.r.t. ``wrt`` at these arguments (shape ``S + A``)."""
-        values = self._bind(*args, **kwargs)
-        return self._plan(values).run(values, want_value=False)[1]
+        values = args if not kwargs and len(args) == self._nparams else self._bind(*args, **kwargs)
+        plan = self._plans.get(self._key(values))
+        if plan is None:
+            plan = self._plan(values)
+        return plan.derivative(values)
 
     def value_and_derivative(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         """``(f(*args), derivative(*args))``, computed together."""
-        values = self._bind(*args, **kwargs)
-        return self._plan(values).run(values, want_value=True)
+        values = args if not kwargs and len(args) == self._nparams else self._bind(*args, **kwargs)
+        plan = self._plans.get(self._key(values))
+        if plan is None:
+            plan = self._plan(values)
+        return plan.value_and_derivative(values)
 
     def mode_for(self, *args: Any, **kwargs: Any) -> str:
         """The mode used for arguments of these shapes ("forward" or
-        "reverse"). With ``mode="auto"`` and shapes not seen before, this runs
-        the function once to learn the size of its output."""
+        "reverse"). With ``mode="auto"``, several differentiated elements and
+        shapes not seen before, this computes the derivative once to learn
+        the size of the output."""
         values = self._bind(*args, **kwargs)
-        plan = self._plan(values)
-        if plan.mode == "auto":
-            self.__wrapped__(*args, **kwargs)
-            plan = self._plan(values)
-            if plan.mode == "auto":
-                plan.run(values, want_value=True)
-                plan = self._plan(values)
+        plan = self._plans.get(self._key(values)) or self._plan(values)
+        if isinstance(plan, _AutoPlan):
+            plan.value_and_derivative(values)
+            return plan.choose(values).mode  # type: ignore[union-attr]
         return plan.mode
 
     def source(self, mode: str | None = None) -> str:
@@ -144,52 +150,56 @@ class Differentiated:
     # plans ------------------------------------------------------------------------
 
     def _plan(self, values: tuple) -> "_Plan":
-        key = tuple(map(_shape_key, values))
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._new_plan(values, key)
-            if plan.mode != "auto":
-                self._plans[key] = plan
-        return plan
-
-    def _new_plan(self, values: tuple, key: tuple) -> "_Plan":
+        """Check the differentiated arguments and choose how to compute the
+        derivative for arguments of these shapes; remembered per shape key."""
         shapes = [_check_wrt_value(self, name, values[i]) for name, i in zip(self.wrt, self._wrt_index)]
         k = sum(math.prod(s) for s in shapes)
         mode = self.mode
-        if mode == "auto":
-            m = self._output_sizes.get(key)
-            mode = "forward" if k <= 1 or (m is not None and k <= m) else "reverse" if m is not None else "auto"
-        return _Plan(self, mode, shapes, key)
+        if mode == "auto" and k <= 1:
+            mode = "forward"  # one input direction: forward is never worse
+        plan: _Plan
+        if mode == "forward":
+            plan = _ForwardPlan(self, shapes)
+        elif mode == "reverse":
+            plan = _ReversePlan(self, shapes)
+        else:
+            plan = _AutoPlan(self, shapes, k)
+        self._plans[self._key(values)] = plan
+        self._last_mode = plan.mode if plan.mode != "auto" else self._last_mode
+        return plan
 
 
 class _Plan:
     """How to compute the derivative for one combination of argument shapes."""
 
-    def __init__(self, owner: Differentiated, mode: str, wrt_shapes: list[tuple[int, ...]], key: tuple) -> None:
+    mode = "auto"
+
+    def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]]) -> None:
         self.owner = owner
-        self.mode = mode
         self.wrt_shapes = wrt_shapes
-        self.key = key
         self.index = owner._wrt_index
 
-    def run(self, values: tuple, want_value: bool) -> tuple[Any, Any]:
-        owner = self.owner
-        if self.mode == "forward":
-            owner._last_mode = "forward"
-            return self.forward(values)
-        fwd = owner._load("reverse")
-        out, saved = _split_output(fwd.entry("forward")(*values), fwd.generated)
-        m = _size(out)
-        if self.mode == "auto":
-            owner._output_sizes[self.key] = m
-            if sum(math.prod(s) for s in self.wrt_shapes) <= m:
-                owner._last_mode = "forward"
-                return self.forward(values)
-        owner._last_mode = "reverse"
-        return out, self.reverse(out, saved, fwd)
+    def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
+        raise NotImplementedError
 
-    def forward(self, values: tuple) -> tuple[Any, Any]:
-        jvp = self.owner._load("forward").entry("jvp")
+    def derivative(self, values: tuple) -> Any:
+        return self.value_and_derivative(values)[1]
+
+
+class _ForwardPlan(_Plan):
+    """One tangent pass per input direction (one pass for a scalar ``wrt``)."""
+
+    mode = "forward"
+
+    def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]]) -> None:
+        super().__init__(owner, wrt_shapes)
+        self.jvp = owner._load("forward").entry("jvp")
+        if wrt_shapes == [()]:
+            jvp = self.jvp
+            self.derivative = lambda values: _scalar_if_0d(jvp(*values, 1.0)[1])  # type: ignore[method-assign]
+
+    def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
+        jvp = self.jvp
         zeros = [_zero_tangent(values[i]) for i in self.index]
         results = []
         out = None
@@ -199,36 +209,78 @@ class _Plan:
                 tangents = list(zeros)
                 tangents[n] = seed
                 out, out_dot = jvp(*values, *tangents)
-                columns.append(np.asarray(out_dot))
+                columns.append(out_dot)
             results.append(_assemble_columns(columns, np.shape(out), shape))
         return out, _one_or_tuple(results)
 
-    def reverse(self, out: Any, saved: Any, fwd: Loaded) -> Any:
-        backward = fwd.entry("backward")
-        out_shape = np.shape(out)
-        rows: list[list[np.ndarray]] = [[] for _ in self.index]
-        for cotangent in _basis(out, out_shape):
-            bars = backward(saved, cotangent)
-            bars = bars if len(self.index) > 1 else (bars,)
-            for row, bar in zip(rows, bars):
-                row.append(np.asarray(bar))
-        results = [_assemble_rows(row, out_shape, shape) for row, shape in zip(rows, self.wrt_shapes)]
-        return _one_or_tuple(results)
+
+class _ReversePlan(_Plan):
+    """One forward sweep, then one backward sweep per output element (one for
+    a scalar output)."""
+
+    mode = "reverse"
+
+    def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]]) -> None:
+        super().__init__(owner, wrt_shapes)
+        loaded = owner._load("reverse")
+        if loaded.generated.tuple_output:
+            raise S2SError("derivatives of functions returning several outputs are not supported yet", hint="return one array")
+        self.sweep = loaded.entry("forward")
+        self.backward = loaded.entry("backward")
+        self.several = len(self.index) > 1
+
+    def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
+        out, saved = self.sweep(*values)
+        return out, self.finish(out, saved)
+
+    def finish(self, out: Any, saved: Any) -> Any:
+        if type(out) is not np.ndarray or out.ndim == 0:
+            bars = self.backward(saved, 1.0)
+            return tuple(map(_scalar_if_0d, bars)) if self.several else _scalar_if_0d(bars)
+        rows: list[list[Any]] = [[] for _ in self.index]
+        for cotangent in _basis(out, out.shape):
+            bars = self.backward(saved, cotangent)
+            for row, bar in zip(rows, bars if self.several else (bars,)):
+                row.append(bar)
+        return _one_or_tuple([_assemble_rows(row, out.shape, shape) for row, shape in zip(rows, self.wrt_shapes)])
+
+
+class _AutoPlan(_Plan):
+    """``mode="auto"`` with several input elements: the better mode depends on
+    the size of the output, learned from the first forward sweep for each
+    combination of argument shapes."""
+
+    def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]], k: int) -> None:
+        super().__init__(owner, wrt_shapes)
+        self.k = k
+        self.plans: dict[tuple, _Plan] = {}
+
+    def choose(self, values: tuple) -> _Plan | None:
+        full = tuple(map(_shape_key, values))
+        plan = self.plans.get(full)
+        if plan is None and full in self.owner._output_sizes:
+            m = self.owner._output_sizes[full]
+            plan = _ForwardPlan(self.owner, self.wrt_shapes) if self.k <= m else _ReversePlan(self.owner, self.wrt_shapes)
+            self.plans[full] = plan
+        if plan is not None:
+            self.owner._last_mode = plan.mode
+        return plan
+
+    def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
+        plan = self.choose(values)
+        if plan is not None:
+            return plan.value_and_derivative(values)
+        reverse = _ReversePlan(self.owner, self.wrt_shapes)
+        out, saved = reverse.sweep(*values)
+        self.owner._output_sizes[tuple(map(_shape_key, values))] = int(np.size(out))
+        plan = self.choose(values)
+        if plan is not reverse and isinstance(plan, _ForwardPlan):
+            return plan.value_and_derivative(values)
+        return out, reverse.finish(out, saved)
 
 
 # --------------------------------------------------------------------------
 # Helpers
-
-
-def _split_output(result: tuple, generated: Generated) -> tuple[Any, Any]:
-    *outs, saved = result
-    if generated.tuple_output:
-        raise S2SError("derivatives of functions returning several outputs are not supported yet", hint="return one array")
-    return outs[0], saved
-
-
-def _size(x: Any) -> int:
-    return int(np.size(x))
 
 
 def _basis(x: Any, shape: tuple[int, ...]):
@@ -253,35 +305,44 @@ def _float_dtype(x: Any) -> np.dtype:
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
-def _assemble_columns(columns: list[np.ndarray], out_shape: tuple[int, ...], wrt_shape: tuple[int, ...]) -> Any:
+def _assemble_columns(columns: list[Any], out_shape: tuple[int, ...], wrt_shape: tuple[int, ...]) -> Any:
     """Tangents for each input direction -> Jacobian of shape out + wrt."""
     if not wrt_shape:
-        return _scalar_if_0d(np.broadcast_to(columns[0], out_shape).copy() if columns[0].shape != out_shape else columns[0])
-    stacked = np.stack([np.broadcast_to(c, out_shape) for c in columns], axis=-1)
+        return _scalar_if_0d(columns[0])
+    stacked = np.stack(columns, axis=-1)
     return _scalar_if_0d(stacked.reshape(out_shape + wrt_shape))
 
 
-def _assemble_rows(rows: list[np.ndarray], out_shape: tuple[int, ...], wrt_shape: tuple[int, ...]) -> Any:
+def _assemble_rows(rows: list[Any], out_shape: tuple[int, ...], wrt_shape: tuple[int, ...]) -> Any:
     """Adjoints for each output direction -> Jacobian of shape out + wrt."""
     if not out_shape:
-        return _scalar_if_0d(np.broadcast_to(rows[0], wrt_shape) if rows[0].shape != wrt_shape else rows[0])
-    stacked = np.stack([np.broadcast_to(r, wrt_shape) for r in rows], axis=0)
+        return _scalar_if_0d(rows[0])
+    stacked = np.stack(rows, axis=0)
     return _scalar_if_0d(stacked.reshape(out_shape + wrt_shape))
 
 
-def _scalar_if_0d(x: np.ndarray) -> Any:
-    return x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x
+def _scalar_if_0d(x: Any) -> Any:
+    return x[()] if type(x) is np.ndarray and x.ndim == 0 else x
 
 
 def _one_or_tuple(results: list[Any]) -> Any:
     return results[0] if len(results) == 1 else tuple(results)
 
 
-def _shape_key(value: Any) -> tuple:
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        return (shape, value.dtype.char)
-    return (type(value),)
+def _shape_key(value: Any) -> object:
+    """What a plan depends on: an array's shape and dtype, else the type."""
+    if type(value) is np.ndarray:
+        return (value.shape, value.dtype.char)
+    return type(value)
+
+
+def _key_function(index: tuple[int, ...]) -> Callable[[tuple], object]:
+    """The plan key of an argument tuple: the shape keys of the differentiated
+    arguments (the output's size, when it matters, is keyed separately)."""
+    if len(index) == 1:
+        (i,) = index
+        return lambda values: _shape_key(values[i])
+    return lambda values: tuple([_shape_key(values[i]) for i in index])
 
 
 def _check_wrt_value(owner: Differentiated, name: str, value: Any) -> tuple[int, ...]:

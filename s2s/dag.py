@@ -116,7 +116,7 @@ def differentiable_slots(graph: Graph, node: Node) -> list[tuple[tuple[int, int 
     return site.differentiable_slots() if site is not None else []
 
 
-def active_nodes(graph: Graph, root: Node, is_active: Callable[[Node], bool]) -> set[Node]:
+def active_nodes(graph: Graph, root: Node, is_active_name: Callable[[str], bool]) -> set[Node]:
     """Nodes a derivative flows through: those above an active variable along
     differentiable arguments. Raises ``NotDifferentiable`` where an active
     value reaches an operation without a rule, or an opaque expression."""
@@ -126,7 +126,7 @@ def active_nodes(graph: Graph, root: Node, is_active: Callable[[Node], bool]) ->
         if node.uid in memo:
             return memo[node.uid]
         if node.op == "var":
-            result = is_active(node)
+            result = is_active_name(node.name)
         elif node.op == "ast":
             names = node.attr.names  # type: ignore[union-attr]
             if any(is_active_name(n) for n in names):
@@ -158,11 +158,6 @@ def active_nodes(graph: Graph, root: Node, is_active: Callable[[Node], bool]) ->
                     result = False
         memo[node.uid] = result
         return result
-
-    active_names = {n.name for n in root.leaves() if n.op == "var" and is_active(n)}
-
-    def is_active_name(name: str) -> bool:
-        return name in active_names
 
     visit(root)
     return {n for n in root.walk() if memo.get(n.uid)}

@@ -93,7 +93,7 @@ class ForwardEmitter:
         target = stmt.targets[0].id  # type: ignore[attr-defined]
         graph = self.ctx.graph()
         root = build(graph, stmt.value, self.ctx.shapes)
-        active = active_nodes(graph, root, lambda v: self.has_tangent(v.name, stmt))
+        active = active_nodes(graph, root, lambda name: self.has_tangent(name, stmt))
         tan = tangent(graph, root, lambda v: graph.var(self.dots[v.name], self.tangent_shapes[v.name]), active)
         self.ctx.shapes.assign(target, root.shape)
         if tan is None:  # varied, yet structurally constant here

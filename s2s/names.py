@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import re
 from typing import Iterable
 
 
@@ -25,6 +26,7 @@ class NameAllocator:
         return name not in self.taken and not keyword.iskeyword(name) and name.isidentifier()
 
     def fresh(self, base: str) -> str:
+        base = identifier(base)
         name, k = base, 2
         while not self._free(name):
             name, k = f"{base}{k}", k + 1
@@ -32,12 +34,19 @@ class NameAllocator:
         return name
 
     def numbered(self, base: str) -> str:
+        base = identifier(base)
         k = 1
         while not self._free(f"{base}{k}"):
             k += 1
         name = f"{base}{k}"
         self.taken.add(name)
         return name
+
+
+def identifier(text: str) -> str:
+    """``text`` made into a valid identifier (``helpers.g`` -> ``helpers_g``)."""
+    name = re.sub(r"\W", "_", text) or "_"
+    return f"_{name}" if name[0].isdigit() else name
 
 
 def names_in(tree: ast.AST) -> set[str]:

@@ -370,7 +370,7 @@ class Normalizer:
         if isinstance(e, ast.Call):
             resolved = self.resolve_call(e)
             if resolved.kind == "callee":
-                return resolved.ref.name  # type: ignore[union-attr]
+                return resolved.ref.name.rsplit(".", 1)[-1]  # type: ignore[union-attr]
             if resolved.kind == "method":
                 return e.func.attr  # type: ignore[attr-defined]
             if resolved.kind == "op":

@@ -131,7 +131,7 @@ class ReverseEmitter:
             return self.forward_unpack(stmt, value, targets, origin)
         varied = self.act.varied_before(stmt)
         active_vars = {self.current.get(v, v) for v in varied if v in self.act.active_vars}
-        active = active_nodes(graph, root, lambda v: v.name in active_vars)
+        active = active_nodes(graph, root, active_vars.__contains__)
         version = self.version(targets[0])
         self.ctx.shapes.assign(version, root.shape)
         seed = graph.var(self.bar(version), self.ctx.shapes(version))

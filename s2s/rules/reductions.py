@@ -150,6 +150,13 @@ def _builtin_sum_vjp(site: Site, g: Node) -> list[Bar]:
 family.linear("builtins.sum", "iterable, /, start=0", _builtin_sum_vjp, diff="iterable", shape=unknown_shape)
 
 
+def _to_scalar_vjp(site: Site, g: Node) -> list[Bar]:
+    return [Bar(site.slot("x"), g)]  # broadcast back to a size-1 array's shape by unbroadcast
+
+
+family.linear(["builtins.float", "np.float64"], "x=0.0, /", _to_scalar_vjp, diff="x", shape=lambda site: SCALAR)
+
+
 def _builtin_choice(compare: str):
     """``max(a, b)`` returns ``a`` on ties, so its derivative is ``a``'s."""
 
