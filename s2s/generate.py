@@ -41,10 +41,27 @@ class Generated:
     functions: list[FunctionSource] = field(default_factory=list)
 
 
+def check_wrt(fn: FunctionSource, wrt: tuple[str, ...]) -> None:
+    """Every ``wrt`` name must be a parameter of ``fn``."""
+    params = params_of(fn.tree)
+    if not wrt:
+        raise fn.error(fn.tree, f"wrt names no parameter of {fn.name}", "name at least one parameter, e.g. --wrt x")
+    for name in wrt:
+        if name not in params:
+            raise fn.error(fn.tree, f"wrt={name!r} is not a parameter of {fn.name}({', '.join(params)})", "name one of its parameters")
+
+
+def static_mode(fn: FunctionSource, wrt: tuple[str, ...]) -> str:
+    """The mode ``auto`` picks without argument shapes: reverse for a
+    function whose output is a scalar by construction, forward otherwise."""
+    return "reverse" if generate(fn, wrt, "forward").scalar_output else "forward"
+
+
 def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str, key: str = "") -> Generated:
     """The ``mode`` derivative of ``fn`` with respect to the parameters ``wrt``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    check_wrt(fn, wrt)
     program = Program(fn)
     tree = program.normal_form(fn)
     outputs = returned(tree)
