@@ -197,6 +197,9 @@ def tangent(graph: Graph, root: Node, leaf_tangent: Callable[[Node], Node | None
             return memo[node.uid]
         if node.op == "var":
             result = leaf_tangent(node)
+        elif node.op in ("tuple", "list"):  # the container of its elements' tangents
+            elements = [visit(a) for a in node.args]
+            result = graph.op(node.op, [t if t is not None else graph.call("rt.zeros_like", a) for t, a in zip(elements, node.args)])
         elif node.op == "ifexp":
             t1, t2 = visit(node.args[1]), visit(node.args[2])
             zero = graph.const(0.0)
@@ -213,11 +216,20 @@ def tangent(graph: Graph, root: Node, leaf_tangent: Callable[[Node], Node | None
             else:
                 if rule.kind != "elementwise":
                     tangents = {s: exact(graph, t, site.node_at(s)) for s, t in tangents.items()}
-                result = rule.jvp(site, tangents)  # type: ignore[misc]
+                result = _applied(rule.jvp, site, tangents)
         memo[node.uid] = result
         return result
 
     return visit(root)
+
+
+def _applied(method, site: Site, argument):
+    """A rule's ``jvp`` or ``vjp``; a call it cannot handle is reported at
+    the user's line, never differentiated wrongly."""
+    try:
+        return method(site, argument)
+    except RuleError as exc:
+        raise NotDifferentiable(str(exc)) from None
 
 
 def _partials(site: Site) -> dict[str, Node | None]:
@@ -266,6 +278,12 @@ def _pull_back(graph: Graph, root: Node, seed: Node, active: set[Node], exact_no
         if g is None or node.op == "var":
             continue
         loose = origins.get(node, set())
+        if node.op in ("tuple", "list"):  # as numpy reads it: an array stacked along a new first axis
+            stacked = graph.call("rt.unbroadcast", g, node)
+            for j, child in enumerate(node.args):
+                part = graph.op("getitem", (stacked, graph.leaf(ast.Constant(j))))
+                accumulate_if_active(child, part, set(), active, accumulate)
+            continue
         if node.op == "ifexp":
             zero = graph.const(0.0)
             accumulate_if_active(node.args[1], graph.op("ifexp", (node.args[0], g, zero)), loose, active, accumulate)
@@ -282,7 +300,7 @@ def _pull_back(graph: Graph, root: Node, seed: Node, active: set[Node], exact_no
             continue
         if loose and rule.kind != "elementwise":
             g = graph.call("rt.broadcast_like", g, node)
-        bar_list: list[Bar] = rule.vjp(site, g)  # type: ignore[misc]
+        bar_list: list[Bar] = _applied(rule.vjp, site, g)
         for bar in bar_list:
             child = site.node_at(bar.slot)
             if child not in active:

@@ -12,7 +12,7 @@ import ast
 from dataclasses import dataclass, field
 
 from . import __version__
-from .activity import CallActivity, analyze, returned
+from .activity import analyze, returned
 from .anno import get_anno
 from .codegen import FunctionContext, ModuleContext, params_of
 from .emit import emit_module

@@ -38,7 +38,6 @@ import types
 from dataclasses import dataclass
 
 from .anno import get_anno, set_anno
-from .errors import S2SError
 from .frontend import (
     BuiltinRef,
     DataRef,
@@ -340,7 +339,14 @@ class Normalizer:
         kind = self.classify(e)
         if kind == "elementwise":
             return self.elementwise(e)
+        if kind == "container":  # np.maximum(x, [y, 1.0]): numpy reads the list as an array
+            return self.hoist_value(self.as_array(e), "t")  # type: ignore[arg-type]
         return self.atom(e)
+
+    def as_array(self, e: ast.Tuple | ast.List) -> ast.Call:
+        call = ast.Call(self.spelled("np.array"), [self.container(e)], [])
+        set_anno(call, "op", "np.array")
+        return call
 
     def atom(self, e: ast.expr, base: str | None = None) -> ast.expr:
         kind = self.classify(e)

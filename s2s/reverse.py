@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from .activity import returned
 from .anno import get_anno
-from .codegen import FunctionContext, function_def, name, params_of, store, tuple_target, tuple_value
+from .codegen import FunctionContext, function_def, name, params_of, store, tuple_target
 from .dag import NotDifferentiable, active_nodes, adjoints, build
 from .expr import Graph, Node, schedule
 

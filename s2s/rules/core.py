@@ -313,11 +313,29 @@ class Family:
             ),
         )
 
-    def bilinear(self, names: str | Iterable[str], spec: str, vjp: Callable, diff: str, shape: Callable | None = None) -> None:
+    def bilinear(
+        self,
+        names: str | Iterable[str],
+        spec: str,
+        vjp: Callable,
+        diff: str,
+        shape: Callable | None = None,
+        forbid: str = "",
+        jvp: Callable | None = None,
+    ) -> None:
         sig = signature(spec)
         self.add(
             names,
-            lambda n: Rule(n, "bilinear", sig, frozenset(diff.split()), jvp=bilinear_jvp, vjp=vjp, shape=shape or unknown_shape),
+            lambda n: Rule(
+                n,
+                "bilinear",
+                sig,
+                frozenset(diff.split()),
+                jvp=jvp or bilinear_jvp,
+                vjp=vjp,
+                shape=shape or unknown_shape,
+                forbid=frozenset(forbid.split()),
+            ),
         )
 
     def custom(
@@ -362,6 +380,17 @@ def linear_jvp(site: Site, tangents: dict[Slot, Node | None]) -> Node | None:
 
 
 def bilinear_jvp(site: Site, tangents: dict[Slot, Node | None]) -> Node | None:
-    """``op(a_dot, b) + op(a, b_dot)``: one term per argument with a tangent."""
-    terms = [site.rebuild({s: t}) for s, t in tangents.items() if t is not None]
+    """``op(a_dot, b, ...) + op(a, b_dot, ...) + ...``: one term per argument
+    with a tangent, the other arguments as they are. A list argument is
+    replaced whole, with zeros for its elements without a tangent:
+    ``np.dot([x, y], w)`` has the term ``np.dot([x_dot, zeros_like(y)], w)``."""
+    by_argument: dict[int, list[Slot]] = {}
+    for slot in tangents:
+        by_argument.setdefault(slot[0], []).append(slot)
+    terms = []
+    for slots in by_argument.values():
+        if all(tangents[s] is None for s in slots):
+            continue
+        replace = {s: t if (t := tangents[s]) is not None else zeros_like(site, site.node_at(s)) for s in slots}
+        terms.append(site.rebuild(replace))
     return site.G.add(*terms)

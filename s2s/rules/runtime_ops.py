@@ -21,6 +21,7 @@ family.zero("rt.broadcast_like", "t, like", shape=_shape_of_second)
 family.zero("rt.zeros_like", "x", shape=same_shape_as("x"))
 family.zero("rt.reduced_size", "x, axis=None", shape=lambda site: SCALAR)
 family.zero("rt.xlogy", "x, y", shape=elementwise_shape)
+family.zero("rt.unpack_adjoint", "x, bars", shape=same_shape_as("x"))
 for name in (
     "expand_reduced",
     "choice_tangent",

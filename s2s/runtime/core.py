@@ -32,6 +32,7 @@ __all__ = [
     "cumprod_adjoint",
     "norm_tangent",
     "norm_adjoint",
+    "unpack_adjoint",
 ]
 
 
@@ -41,7 +42,7 @@ def _shape(x: Any) -> tuple[int, ...]:
 
 
 def _float_dtype(x: Any) -> np.dtype:
-    dtype = np.result_type(x)
+    dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
     return dtype if dtype.kind in "fc" else np.dtype(np.float64)
 
 
@@ -239,3 +240,18 @@ def cumprod_adjoint(g: Any, x: Any, out: Any, axis: Any = None) -> Any:
         suffix[j] = gm[j] + xm[j + 1] * suffix[j + 1]
     before = np.concatenate([np.ones_like(om[:1]), om[:-1]], axis=0)
     return np.moveaxis(suffix * before, 0, axis)
+
+
+# --------------------------------------------------------------------------
+# Unpacking
+
+
+def unpack_adjoint(x: Any, bars: tuple) -> Any:
+    """Adjoint of ``a, b, ... = x`` for an array ``x`` unpacked along its
+    first axis: the cotangents of the parts, stacked (zeros where a part
+    carries none)."""
+    out = zeros_like(x)
+    for i, bar in enumerate(bars):
+        if bar is not None:
+            out[i] = bar
+    return out
