@@ -159,7 +159,7 @@ class Differentiated:
             mode = "forward"  # one input direction: forward is never worse
         plan: _Plan
         if mode == "forward":
-            plan = _ForwardPlan(self, shapes)
+            plan = _ForwardPlan(self, shapes, plain_seed=all(type(values[i]) is not np.ndarray for i in self._wrt_index))
         elif mode == "reverse":
             plan = _ReversePlan(self, shapes)
         else:
@@ -191,10 +191,10 @@ class _ForwardPlan(_Plan):
 
     mode = "forward"
 
-    def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]]) -> None:
+    def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]], plain_seed: bool = False) -> None:
         super().__init__(owner, wrt_shapes)
         self.jvp = owner._load("forward").entry("jvp")
-        if wrt_shapes == [()]:
+        if wrt_shapes == [()] and plain_seed:  # one float in: one tangent pass seeded with 1.0
             jvp = self.jvp
             self.derivative = lambda values: _scalar_if_0d(jvp(*values, 1.0)[1])  # type: ignore[method-assign]
 
@@ -284,9 +284,10 @@ class _AutoPlan(_Plan):
 
 
 def _basis(x: Any, shape: tuple[int, ...]):
-    """Unit vectors of the space ``x`` lives in, in C order."""
+    """Unit vectors of the space ``x`` lives in, in C order, of ``x``'s
+    kind: a float for a float, a 0-d array for a 0-d array."""
     if not shape:
-        yield 1.0
+        yield _unit(x)
         return
     dtype = _float_dtype(x)
     for j in range(math.prod(shape)):
@@ -295,9 +296,13 @@ def _basis(x: Any, shape: tuple[int, ...]):
         yield e
 
 
+def _unit(x: Any) -> Any:
+    """The seed 1 for a scalar ``x``, of the same kind as ``x``."""
+    return np.ones((), dtype=_float_dtype(x)) if type(x) is np.ndarray else 1.0
+
+
 def _zero_tangent(x: Any) -> Any:
-    shape = np.shape(x)
-    return 0.0 if not shape else np.zeros(shape, dtype=_float_dtype(x))
+    return 0.0 if not isinstance(x, np.ndarray) else np.zeros(x.shape, dtype=_float_dtype(x))
 
 
 def _float_dtype(x: Any) -> np.dtype:

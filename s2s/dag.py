@@ -141,7 +141,7 @@ def active_nodes(graph: Graph, root: Node, is_active_name: Callable[[str], bool]
             result = any([visit(a) for a in node.args])
         else:
             rule = lookup(node.op) if node.op != "ifexp" else None
-            if rule is None and node.op != "ifexp":
+            if (rule is None or rule.kind == "helper") and node.op != "ifexp":
                 if any([visit(a) for a in node.args]):
                     raise NotDifferentiable(
                         f"no derivative rule for {_describe(node.op)}",
@@ -160,7 +160,25 @@ def active_nodes(graph: Graph, root: Node, is_active_name: Callable[[str], bool]
         return result
 
     visit(root)
-    return {n for n in root.walk() if memo.get(n.uid)}
+    return _through_differentiable(graph, root, memo)
+
+
+def _through_differentiable(graph: Graph, root: Node, memo: dict[int, bool]) -> set[Node]:
+    """The active nodes reached from ``root`` through differentiable
+    arguments only: a varied value passed where the result does not depend
+    on its value (``np.full_like(h, w)``'s ``h``) needs no derivative."""
+    found: set[Node] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node in found or not memo.get(node.uid):
+            continue
+        found.add(node)
+        if node.op in ("tuple", "list"):
+            stack.extend(node.args)
+        elif not node.is_leaf:
+            stack.extend(child for _, child in differentiable_slots(graph, node))
+    return found
 
 
 def _describe(op: str) -> str:
@@ -340,12 +358,13 @@ def _topological(root: Node, active: set[Node]) -> list[Node]:
     seen: set[int] = set()
 
     def visit(node: Node) -> None:
-        if node.uid in seen or node not in active:
+        if node.uid in seen:
             return
         seen.add(node.uid)
-        for arg in node.args:
+        for arg in node.args:  # through list arguments too, which are not themselves active
             visit(arg)
-        order.append(node)
+        if node in active:
+            order.append(node)
 
     visit(root)
     return order[::-1]

@@ -177,6 +177,8 @@ class ReverseEmitter:
         return bar, fitted
 
     def backward_statement(self, plan: Plan) -> list[ast.stmt]:
+        if not any(self.bar(t) in self.initialized for t in plan.target):
+            return []  # no cotangent reached these values: nothing to pull back
         if plan.kind == "call":
             return self.backward_call(plan)
         if plan.kind == "unpack":

@@ -198,7 +198,7 @@ _add("np.std", Spec(["np.std(a)", "np.std(a, axis=0)", "np.std(a * 2.0, axis=1, 
 _add("np.cumsum", Spec(["np.cumsum(a)", "np.cumsum(a, axis=0)", "np.cumsum(a, axis=-1)"], [ANY], REDUCE_2D))
 _add("np.cumprod", Spec(["np.cumprod(a)", "np.cumprod(a, axis=0)", "np.cumprod(a, axis=1)"], [ANY], REDUCE_2D))
 _add("np.linalg.norm", Spec(["np.linalg.norm(a)", "np.linalg.norm(a - 1.0, axis=0)", "np.linalg.norm(a, axis=1, keepdims=True)"], [ANY], REDUCE_2D))
-_add("builtins.sum", Spec(["sum(a)", "sum([a, 2.0 * a, a * a])"], [ANY], [((4,),), ((2, 3),)]))
+_add("builtins.sum", Spec(["sum(a)", "sum([a, 2.0 * a, a * a])", "sum([a, a * b], b) * b"], [ANY, ANY], [((4,), ()), ((2, 3), (3,))]))
 _add("builtins.float", Spec(["float(a) * a", "float(a * a) + a"], [ANY], [((),)]))
 _add("np.float64", Spec(["np.float64(a) * 2.0"], [ANY], [((),)]))
 _add("builtins.max", Spec(["max(a, b)", "max(a * a, 0.5)"], [ANY, ANY], [((), ())]))

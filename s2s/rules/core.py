@@ -19,6 +19,9 @@ every entry:
     transposes (``dot``, ``matmul``, ``outer``, ``einsum``).
 ``custom``
     Explicit ``jvp`` and ``vjp`` (``prod``, ``max``, ``var``, ``cumprod``).
+``helper``
+    A runtime helper of generated code (``rt.unbroadcast``): known for its
+    shape, refused when a derivative would have to flow through it.
 
 A ``jvp`` receives tangents of exactly the primal's shape. A ``vjp`` receives
 the cotangent ``g`` of the result and returns ``Bar``s: contributions to the
@@ -36,7 +39,7 @@ from typing import Any, Callable, Iterable, Literal
 
 from ..expr import SCALAR, Graph, Node, ShapeSet, union
 
-Kind = Literal["elementwise", "zero", "linear", "bilinear", "custom"]
+Kind = Literal["elementwise", "zero", "linear", "bilinear", "custom", "helper"]
 
 
 class RuleError(Exception):
@@ -286,6 +289,10 @@ class Family:
     def zero(self, names: str | Iterable[str], spec: str = "*args, **kwargs", shape: Callable | None = None) -> None:
         sig = signature(spec)
         self.add(names, lambda n: Rule(n, "zero", sig, frozenset(), shape=shape or unknown_shape))
+
+    def helper(self, names: str | Iterable[str], spec: str = "*args, **kwargs", shape: Callable | None = None) -> None:
+        sig = signature(spec)
+        self.add(names, lambda n: Rule(n, "helper", sig, frozenset(), shape=shape or unknown_shape))
 
     def linear(
         self,

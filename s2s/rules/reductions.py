@@ -144,10 +144,10 @@ family.custom("np.linalg.norm", "x, ord=None, axis=None, keepdims=False", _norm_
 
 
 def _builtin_sum_vjp(site: Site, g: Node) -> list[Bar]:
-    return [Bar(slot, g) for slot, _ in site.slots(["iterable"])]
+    return [Bar(slot, g) for slot, _ in site.slots(["iterable", "start"])]
 
 
-family.linear("builtins.sum", "iterable, /, start=0", _builtin_sum_vjp, diff="iterable", shape=unknown_shape)
+family.linear("builtins.sum", "iterable, /, start=0", _builtin_sum_vjp, diff="iterable start", shape=unknown_shape)
 
 
 def _to_scalar_vjp(site: Site, g: Node) -> list[Bar]:

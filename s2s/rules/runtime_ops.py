@@ -16,12 +16,12 @@ def _shape_of_second(site: Site):
     return site.node.args[1].shape
 
 
-family.zero("rt.unbroadcast", "g, like", shape=_shape_of_second)
-family.zero("rt.broadcast_like", "t, like", shape=_shape_of_second)
-family.zero("rt.zeros_like", "x", shape=same_shape_as("x"))
-family.zero("rt.reduced_size", "x, axis=None", shape=lambda site: SCALAR)
-family.zero("rt.xlogy", "x, y", shape=elementwise_shape)
-family.zero("rt.unpack_adjoint", "x, bars", shape=same_shape_as("x"))
+family.helper("rt.unbroadcast", "g, like", shape=_shape_of_second)
+family.helper("rt.broadcast_like", "t, like", shape=_shape_of_second)
+family.helper("rt.zeros_like", "x", shape=same_shape_as("x"))
+family.helper("rt.reduced_size", "x, axis=None", shape=lambda site: SCALAR)
+family.helper("rt.xlogy", "x, y", shape=elementwise_shape)
+family.helper("rt.unpack_adjoint", "x, bars", shape=same_shape_as("x"))
 for name in (
     "expand_reduced",
     "choice_tangent",
@@ -38,4 +38,4 @@ for name in (
     "norm_tangent",
     "norm_adjoint",
 ):
-    family.zero(f"rt.{name}", shape=unknown_shape)
+    family.helper(f"rt.{name}", shape=unknown_shape)
