@@ -57,7 +57,9 @@ def finite_difference(f: Callable, args: Sequence[Any], index: int, eps: float |
     """The central-difference Jacobian of ``f`` w.r.t. ``args[index]``,
     shaped ``output shape + argument shape``."""
     x = np.asarray(args[index], dtype=float)
-    as_float = not isinstance(args[index], np.ndarray)  # keep the argument's kind: float or array
+    original = args[index]
+    # keep the argument's kind (a float, a numpy scalar, an array): it can decide the primal's precision
+    kind = type(original) if isinstance(original, (float, np.floating)) else None
     eps = eps if eps is not None else np.finfo(float).eps ** (1 / 3)
     columns = []
     for j in range(x.size):
@@ -66,8 +68,8 @@ def finite_difference(f: Callable, args: Sequence[Any], index: int, eps: float |
         plus.flat[j] += step
         minus.flat[j] -= step
         a_plus, a_minus = list(args), list(args)
-        a_plus[index] = float(plus) if as_float else plus
-        a_minus[index] = float(minus) if as_float else minus
+        a_plus[index] = kind(plus) if kind else plus
+        a_minus[index] = kind(minus) if kind else minus
         diff = (np.asarray(f(*a_plus), dtype=float) - np.asarray(f(*a_minus), dtype=float)) / (plus.flat[j] - minus.flat[j])
         columns.append(diff)
     out_shape = columns[0].shape

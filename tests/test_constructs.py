@@ -50,6 +50,13 @@ def outer(v):
 def inner(u):
     return np.sum(np.tanh(u))
 
+def methods(a, b):
+    c = a.T.reshape(2, 3).ravel().copy()
+    return a.sum() * a.mean(axis=0).max() + a.prod() * a.min() + c.dot(b) + (a.dot(a.T)).sum()
+
+def numpy_scalars(a, s):
+    return np.float64(2.0) * a * s + np.float32(0.5) * s ** 2
+
 def through_a_helper(a):
     return s2s.runtime.unbroadcast(a * 2.0, 1.0)
 """
@@ -72,6 +79,8 @@ CASES = [
     ("zero_d", (np.array(1.5),), "a"),
     ("sum_with_start", (np.array([0.3, 0.5]), 0.7), ("a", "t")),
     ("chained_callees", (np.array([0.1, -0.4, 0.8]),), "x"),
+    ("methods", (np.linspace(0.5, 1.5, 6).reshape(3, 2), np.linspace(-1.0, 1.0, 6)), ("a", "b")),
+    ("numpy_scalars", (np.array([0.5, 1.5]), np.float64(0.7)), ("a", "s")),
 ]
 
 
