@@ -164,8 +164,9 @@ class Node:
             return repr(self.attr)
         return f"{self.op}({', '.join(map(repr, self.args))})"
 
-    def walk(self) -> Iterator["Node"]:
-        """Every node below and including this one, each once."""
+    def walk(self, stop: Callable[["Node"], bool] | None = None) -> Iterator["Node"]:
+        """Every node below and including this one, each once; the arguments
+        of a node for which ``stop`` is true are not visited."""
         seen: set[int] = set()
         stack = [self]
         while stack:
@@ -174,24 +175,13 @@ class Node:
                 continue
             seen.add(node.uid)
             yield node
-            stack.extend(node.args)
+            if stop is None or not stop(node):
+                stack.extend(node.args)
 
     def reached(self, stop: set["Node"]) -> set["Node"]:
         """The nodes of ``stop`` this expression reads directly: reached
         without passing through another node of ``stop``."""
-        found: set[Node] = set()
-        seen: set[int] = set()
-        stack = [self]
-        while stack:
-            node = stack.pop()
-            if node.uid in seen:
-                continue
-            seen.add(node.uid)
-            if node in stop:
-                found.add(node)
-            else:
-                stack.extend(node.args)
-        return found
+        return {n for n in self.walk(stop.__contains__) if n in stop}
 
     def leaves(self) -> Iterator["Node"]:
         return (n for n in self.walk() if n.is_leaf)

@@ -18,14 +18,7 @@ def make_module(tmp_path: Path):
     """``make_module(source)`` writes a module file and imports it."""
 
     def make(source: str, name: str | None = None):
-        name = name or f"s2s_user_{next(_counter)}"
-        path = tmp_path / f"{name}.py"
-        path.write_text(textwrap.dedent(source))
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
+        return write_module(tmp_path, source, name or f"s2s_user_{next(_counter)}")
 
     return make
 

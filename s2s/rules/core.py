@@ -286,91 +286,28 @@ class Family:
         d = frozenset(diff.split()) if diff is not None else frozenset(sig.parameters)
         self.add(names, lambda n: Rule(n, "elementwise", sig, d, partials=partials, shape=elementwise_shape))
 
-    def zero(self, names: str | Iterable[str], spec: str = "*args, **kwargs", shape: Callable | None = None) -> None:
+    def rule(self, names: str | Iterable[str], kind: Kind, spec: str, diff: str = "", forbid: str = "", **fields: Any) -> None:
+        """Register a rule of any kind; ``diff`` and ``forbid`` name parameters."""
         sig = signature(spec)
-        self.add(names, lambda n: Rule(n, "zero", sig, frozenset(), shape=shape or unknown_shape))
+        fields.setdefault("shape", unknown_shape)
+        if fields["shape"] is None:
+            fields["shape"] = unknown_shape
+        self.add(names, lambda n: Rule(n, kind, sig, frozenset(diff.split()), forbid=frozenset(forbid.split()), **fields))
+
+    def zero(self, names: str | Iterable[str], spec: str = "*args, **kwargs", shape: Callable | None = None) -> None:
+        self.rule(names, "zero", spec, shape=shape)
 
     def helper(self, names: str | Iterable[str], spec: str = "*args, **kwargs", shape: Callable | None = None) -> None:
-        sig = signature(spec)
-        self.add(names, lambda n: Rule(n, "helper", sig, frozenset(), shape=shape or unknown_shape))
+        self.rule(names, "helper", spec, shape=shape)
 
-    def linear(
-        self,
-        names: str | Iterable[str],
-        spec: str,
-        vjp: Callable,
-        diff: str,
-        shape: Callable | None = None,
-        fusable: bool = False,
-        forbid: str = "",
-    ) -> None:
-        sig = signature(spec)
-        self.add(
-            names,
-            lambda n: Rule(
-                n,
-                "linear",
-                sig,
-                frozenset(diff.split()),
-                jvp=linear_jvp,
-                vjp=vjp,
-                shape=shape or unknown_shape,
-                fusable=fusable,
-                forbid=frozenset(forbid.split()),
-            ),
-        )
+    def linear(self, names, spec: str, vjp: Callable, diff: str, shape=None, fusable: bool = False, forbid: str = "") -> None:
+        self.rule(names, "linear", spec, diff, forbid, jvp=linear_jvp, vjp=vjp, shape=shape, fusable=fusable)
 
-    def bilinear(
-        self,
-        names: str | Iterable[str],
-        spec: str,
-        vjp: Callable,
-        diff: str,
-        shape: Callable | None = None,
-        forbid: str = "",
-        jvp: Callable | None = None,
-    ) -> None:
-        sig = signature(spec)
-        self.add(
-            names,
-            lambda n: Rule(
-                n,
-                "bilinear",
-                sig,
-                frozenset(diff.split()),
-                jvp=jvp or bilinear_jvp,
-                vjp=vjp,
-                shape=shape or unknown_shape,
-                forbid=frozenset(forbid.split()),
-            ),
-        )
+    def bilinear(self, names, spec: str, vjp: Callable, diff: str, shape=None, forbid: str = "", jvp: Callable | None = None) -> None:
+        self.rule(names, "bilinear", spec, diff, forbid, jvp=jvp or bilinear_jvp, vjp=vjp, shape=shape)
 
-    def custom(
-        self,
-        names: str | Iterable[str],
-        spec: str,
-        jvp: Callable,
-        vjp: Callable,
-        diff: str,
-        shape: Callable | None = None,
-        fusable: bool = False,
-        forbid: str = "",
-    ) -> None:
-        sig = signature(spec)
-        self.add(
-            names,
-            lambda n: Rule(
-                n,
-                "custom",
-                sig,
-                frozenset(diff.split()),
-                jvp=jvp,
-                vjp=vjp,
-                shape=shape or unknown_shape,
-                fusable=fusable,
-                forbid=frozenset(forbid.split()),
-            ),
-        )
+    def custom(self, names, spec: str, jvp: Callable, vjp: Callable, diff: str, shape=None, fusable: bool = False, forbid: str = "") -> None:
+        self.rule(names, "custom", spec, diff, forbid, jvp=jvp, vjp=vjp, shape=shape, fusable=fusable)
 
 
 def zeros_like(site: Site, node: Node) -> Node:

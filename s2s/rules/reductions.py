@@ -128,15 +128,7 @@ def _norm_vjp(site: Site, g: Node) -> list[Bar]:
     return [Bar(site.slot("x"), site.call("rt.norm_adjoint", g, x, site.out, site.arg("axis") or None, site.arg("keepdims") or False))]
 
 
-def _norm_shape(site: Site):
-    try:
-        axis, keepdims = site.value("axis"), site.value("keepdims")
-    except RuleError:
-        return None
-    return SCALAR if axis is None and not keepdims else None
-
-
-family.custom("np.linalg.norm", "x, ord=None, axis=None, keepdims=False", _norm_jvp, _norm_vjp, diff="x", shape=_norm_shape, fusable=True, forbid="ord")
+family.custom("np.linalg.norm", "x, ord=None, axis=None, keepdims=False", _norm_jvp, _norm_vjp, diff="x", shape=_reduced_shape, fusable=True, forbid="ord")
 
 
 # -------------------------------------------------------------------------
