@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import functools
 import inspect
 import linecache
@@ -476,8 +477,6 @@ class StaticScope:
 
 
 def _copy_function(fdef: ast.FunctionDef) -> ast.FunctionDef:
-    import copy
-
     tree = copy.deepcopy(fdef)
     tree.decorator_list = []
     return tree

@@ -138,7 +138,7 @@ def _call_paths(program: Program) -> dict[object, tuple[str, ...]]:
         fn = queue.pop(0)
         for node in ast.walk(program.normal_form(fn)):
             callee = get_anno(node, "callee") if isinstance(node, ast.Call) else None
-            if callee is not None and callee.identity not in paths and callee.identity in program._normal:
+            if callee is not None and callee.identity not in paths and program.is_normalized(callee):
                 paths[callee.identity] = paths[fn.identity] + (ast.unparse(node.func),)  # type: ignore[attr-defined]
                 queue.append(callee)
     return paths

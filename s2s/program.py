@@ -24,6 +24,9 @@ class Program:
             tree = self._normal[fn.identity] = normalize(fn)
         return tree
 
+    def is_normalized(self, fn: FunctionSource) -> bool:
+        return fn.identity in self._normal
+
     def sources(self) -> list[FunctionSource]:
         """Every function normalized so far, the entry first."""
         return [self.functions[i] for i in self._normal]

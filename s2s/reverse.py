@@ -22,10 +22,11 @@ forward sweep and, in the backward sweep, its own backward sweep.
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass, field
 
 from .activity import returned
-from .anno import get_anno
+from .anno import copy_annos, get_anno
 from .codegen import FunctionContext, function_def, name, params_of, store, tuple_target
 from .dag import NotDifferentiable, active_nodes, adjoints, build
 from .expr import Graph, Node, schedule
@@ -54,8 +55,6 @@ class _Rename(ast.NodeTransformer):
 
     def visit_Name(self, node: ast.Name) -> ast.Name:
         if isinstance(node.ctx, ast.Load) and node.id in self.current:
-            from .anno import copy_annos
-
             return copy_annos(node, ast.Name(self.current[node.id], ast.Load()))  # type: ignore[return-value]
         return node
 
@@ -88,8 +87,6 @@ class ReverseEmitter:
         return self.ctx.derived_name(var, "bar", self.bars)
 
     def renamed(self, expr: ast.expr) -> ast.expr:
-        import copy
-
         return _Rename(self.current).visit(copy.deepcopy(expr))
 
     # forward sweep ---------------------------------------------------------------
@@ -192,32 +189,34 @@ class ReverseEmitter:
         return schedule(roots, self.ctx.printer, self.ctx.temp, names=names).statements
 
     def backward_call(self, plan: Plan) -> list[ast.stmt]:
+        """``a_bar, b_bar = f_backward(y_saved, y_bar)``: the callee's backward
+        sweep, its results added to the adjoints of the arguments it was given."""
         call = plan.call
         self.ctx.module.request(call, "backward")  # type: ignore[arg-type]
         graph = self.ctx.graph()
-        out_bars = []
         indices = sorted(call.active_outputs) if len(plan.target) > 1 else [0]  # type: ignore[attr-defined]
-        for i in indices:
-            var = plan.target[i]
-            bar = self.bar(var)
-            if bar in self.initialized:
-                out_bars.append(name(bar))
-            else:
-                out_bars.append(self.ctx.printer.expr(graph.call("rt.zeros_like", graph.var(var, None)), {}))
+        out_bars = [self.bar_or_zeros(graph, plan.target[i]) for i in indices]
         params = params_of(self.ctx.module.program.normal_form(call.callee))  # type: ignore[attr-defined]
-        receivers = [(p, a) for p, a in zip(params, plan.args, strict=True) if p in call.active_params]  # type: ignore[attr-defined]
-        results = [self.ctx.names.fresh(f"{a}_bar_{p}") if self.bar(a) in self.initialized or [x for _, x in receivers].count(a) > 1 else self.bar(a) for p, a in receivers]
-        direct = [r == self.bar(a) for r, (_, a) in zip(results, receivers)]
-        stmts: list[ast.stmt] = [
-            ast.Assign([tuple_target(results)], ast.Call(name(self.ctx.callee_name(call, "backward")), [name(plan.saved), *out_bars], []))  # type: ignore[arg-type]
-        ]
-        for is_direct, r, (_, a) in zip(direct, results, receivers):
+        receivers = [a for p, a in zip(params, plan.args, strict=True) if p in call.active_params]  # type: ignore[attr-defined]
+        # the first adjoint of a variable passed once is bound directly; others are added
+        direct = [self.bar(a) not in self.initialized and receivers.count(a) == 1 for a in receivers]
+        results = [self.bar(a) if d else self.ctx.names.fresh(f"{a}_bar_part") for a, d in zip(receivers, direct)]
+        backward = ast.Call(name(self.ctx.callee_name(call, "backward")), [name(plan.saved), *out_bars], [])  # type: ignore[arg-type]
+        stmts: list[ast.stmt] = [ast.Assign([tuple_target(results)], backward)]
+        for is_direct, result, a in zip(direct, results, receivers):
             if is_direct:
-                self.initialized.add(r)
-                continue
-            bar, node = self.accumulate(graph, a, graph.var(r, self.ctx.shapes(a)))
-            stmts += schedule([(bar, node)], self.ctx.printer, self.ctx.temp).statements
+                self.initialized.add(result)
+            else:
+                bar, node = self.accumulate(graph, a, graph.var(result, self.ctx.shapes(a)))
+                stmts += schedule([(bar, node)], self.ctx.printer, self.ctx.temp).statements
         return stmts
+
+    def bar_or_zeros(self, graph: Graph, var: str) -> ast.expr:
+        """The adjoint of ``var``, or zeros when no cotangent reached it."""
+        bar = self.bar(var)
+        if bar in self.initialized:
+            return name(bar)
+        return self.ctx.printer.expr(graph.call("rt.zeros_like", graph.var(var, None)), {})  # type: ignore[return-value]
 
     def backward_unpack(self, plan: Plan) -> list[ast.stmt]:
         graph = self.ctx.graph()
