@@ -1,0 +1,58 @@
+"""Per-call overhead of ``Differentiated.derivative`` over calling the
+generated function directly.
+
+Measured in one process as the median, over many alternating rounds, of the
+per-round difference, so that the machine's drift cancels: for the seed
+(``rs`` w.r.t. ``xs``) and for a trivial function, where the generated call
+itself is cheap and the overhead stands out.
+
+Run: python benchmarks/wrapper_overhead.py
+"""
+
+import sys
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+import gaussian_fit as example  # noqa: E402
+
+from s2s import differentiate  # noqa: E402
+
+
+def paired_median_us(a, b, number: int = 2000, rounds: int = 41) -> tuple[float, float, float]:
+    """Medians of a, of b, and of the paired difference a - b, in microseconds."""
+    ta, tb = [], []
+    for k in range(rounds):  # ABBA order, so that neither always runs first
+        first, second = (a, b) if k % 2 == 0 else (b, a)
+        t1 = timeit.timeit(first, number=number) / number * 1e6
+        t2 = timeit.timeit(second, number=number) / number * 1e6
+        ta.append(t1 if k % 2 == 0 else t2)
+        tb.append(t2 if k % 2 == 0 else t1)
+    diff = np.subtract(ta, tb)
+    return float(np.median(ta)), float(np.median(tb)), float(np.median(diff))
+
+
+def cube(x):
+    return x * x * x
+
+
+def main() -> None:
+    d = example.f(0.4)
+    rs = example.rs
+    rs.derivative(d, 0.3)
+    rs_jvp = rs._load("forward").entry("jvp")
+    g = differentiate(cube, wrt="x")
+    g.derivative(0.3)
+    cube_jvp = g._load("forward").entry("jvp")
+    for label, wrapped, direct in [
+        ("rs w.r.t. xs (n = 21)", lambda: rs.derivative(d, 0.3), lambda: rs_jvp(d, 0.3, 1.0)),
+        ("x * x * x w.r.t. x", lambda: g.derivative(0.3), lambda: cube_jvp(0.3, 1.0)),
+    ]:
+        a, b, overhead = paired_median_us(wrapped, direct)
+        print(f"{label:24s} derivative() {a:7.2f} us   generated function {b:7.2f} us   overhead {overhead:5.2f} us")
+
+
+if __name__ == "__main__":
+    main()
