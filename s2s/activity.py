@@ -57,6 +57,7 @@ class Activity:
     varied_params: frozenset[str]
     useful_outputs: frozenset[int]
     varied_in: dict[int, frozenset[str]] = field(default_factory=dict)  # id(stmt) -> varied names before it
+    needed_out: dict[int, frozenset[str]] = field(default_factory=dict)  # id(stmt) -> derivatives needed after it
     active_statements: set[int] = field(default_factory=set)
     active_vars: set[str] = field(default_factory=set)
     varied_outputs: frozenset[int] = frozenset()
@@ -73,10 +74,14 @@ class Activity:
     def varied_before(self, stmt: ast.stmt) -> frozenset[str]:
         return self.varied_in[id(stmt)]
 
+    def needed_after(self, stmt: ast.stmt) -> frozenset[str]:
+        """Variables whose derivative some later statement uses."""
+        return self.needed_out.get(id(stmt), frozenset())
+
     def dump(self) -> str:
         """``"d: inactive | xs: active | d0: active | ..."`` in order of definition."""
         order: list[str] = [a.arg for a in self.tree.args.posonlyargs + self.tree.args.args + self.tree.args.kwonlyargs]
-        for stmt in self.tree.body:
+        for stmt in _statements(self.tree.body):
             for name in _targets(stmt):
                 if name not in order:
                     order.append(name)
@@ -88,8 +93,20 @@ def _targets(stmt: ast.stmt) -> list[str]:
         target = stmt.targets[0]
         if isinstance(target, ast.Name):
             return [target.id]
+        if isinstance(target, ast.Subscript):
+            return [target.value.id]  # type: ignore[attr-defined]
         return [e.id for e in target.elts]  # type: ignore[attr-defined]
+    if isinstance(stmt, ast.For):
+        return [stmt.target.id]  # type: ignore[attr-defined]
     return []
+
+
+def _statements(stmts: list[ast.stmt]):
+    """Every statement of a block, nested blocks included, in order."""
+    for stmt in stmts:
+        yield stmt
+        for name in ("body", "orelse"):
+            yield from _statements(getattr(stmt, name, []))
 
 
 def returned(tree: ast.FunctionDef) -> list[ast.expr]:
@@ -129,46 +146,95 @@ class Analyzer:
     def _analyze(self, fn: FunctionSource, varied_params: frozenset[str], useful_outputs: frozenset[int]) -> Activity:
         tree = self.program.normal_form(fn)
         act = Activity(fn, tree, varied_params, useful_outputs)
-        poisoned: dict[int, NotDifferentiable] = {}
-        # forward: what varies
-        varied = set(varied_params)
-        for stmt in tree.body:
-            act.varied_in[id(stmt)] = frozenset(varied)
-            if isinstance(stmt, ast.Return):
-                act.varied_outputs = frozenset(i for i, e in enumerate(returned(tree)) if _name(e) in varied)
-                continue
-            if not isinstance(stmt, ast.Assign):
-                continue
-            targets = _targets(stmt)
-            callee = get_anno(stmt.value, "callee")
-            try:
-                outs = self._varied_targets(stmt, callee, frozenset(varied), len(targets))
-            except NotDifferentiable as exc:
-                poisoned[id(stmt)] = exc
-                outs = set(range(len(targets)))  # assume it varies; an error if it matters
-            for i, name in enumerate(targets):
-                (varied.add if i in outs else varied.discard)(name)
-        # backward: what is needed
-        needed = {_name(e) for i, e in enumerate(returned(tree)) if i in useful_outputs} & varied
-        needed.discard(None)  # type: ignore[arg-type]
-        for stmt in reversed(tree.body):
-            if not isinstance(stmt, ast.Assign):
-                continue
-            targets = _targets(stmt)
-            live = [i for i, n in enumerate(targets) if n in needed]
-            for n in targets:
-                needed.discard(n)
-            if not live:
-                continue
-            if id(stmt) in poisoned:
-                exc = poisoned[id(stmt)]
-                raise fn.error(get_anno(stmt, "origin"), exc.message, exc.hint)
-            act.active_statements.add(id(stmt))
-            act.active_vars.update(targets[i] for i in live)
-            needed.update(self._needed_inputs(act, stmt, frozenset(live)))
+        self.poisoned: dict[int, NotDifferentiable] = {}
+        body, final = tree.body[:-1], tree.body[-1]
+        varied = self._varied_block(act, body, frozenset(varied_params))
+        act.varied_in[id(final)] = varied
+        act.varied_outputs = frozenset(i for i, e in enumerate(returned(tree)) if _name(e) in varied)
+        needed = frozenset(_name(e) for i, e in enumerate(returned(tree)) if i in useful_outputs) & varied
+        needed = self._needed_block(act, body, needed)
         act.active_params = frozenset(needed & varied_params)
         act.active_vars.update(act.active_params)
         return act
+
+    # forward: what varies ----------------------------------------------------
+
+    def _varied_block(self, act: Activity, stmts: list[ast.stmt], varied: frozenset[str]) -> frozenset[str]:
+        for stmt in stmts:
+            act.varied_in[id(stmt)] = varied
+            varied = self._varied_statement(act, stmt, varied)
+        return varied
+
+    def _varied_statement(self, act: Activity, stmt: ast.stmt, varied: frozenset[str]) -> frozenset[str]:
+        if isinstance(stmt, ast.If):
+            return self._varied_block(act, stmt.body, varied) | self._varied_block(act, stmt.orelse, varied)
+        if isinstance(stmt, (ast.For, ast.While)):
+            head = varied
+            while True:  # to the fixed point: what may vary at the top of an iteration
+                new_head = varied | self._varied_block(act, stmt.body, head)
+                if new_head == head:
+                    return head
+                head = new_head
+        if not isinstance(stmt, ast.Assign):
+            return varied
+        target = stmt.targets[0]
+        if isinstance(target, ast.Subscript):  # an update keeps what varied, and may add
+            name = target.value.id  # type: ignore[attr-defined]
+            return varied | {name} if _name(stmt.value) in varied else varied
+        targets = _targets(stmt)
+        try:
+            outs = self._varied_targets(stmt, get_anno(stmt.value, "callee"), varied, len(targets))
+        except NotDifferentiable as exc:
+            self.poisoned[id(stmt)] = exc
+            outs = set(range(len(targets)))  # assume it varies; an error if it matters
+        out = set(varied)
+        for i, name in enumerate(targets):
+            (out.add if i in outs else out.discard)(name)
+        return frozenset(out)
+
+    # backward: what is needed -------------------------------------------------
+
+    def _needed_block(self, act: Activity, stmts: list[ast.stmt], needed: frozenset[str]) -> frozenset[str]:
+        for stmt in reversed(stmts):
+            act.needed_out[id(stmt)] = act.needed_out.get(id(stmt), frozenset()) | needed
+            needed = self._needed_statement(act, stmt, needed)
+        return needed
+
+    def _needed_statement(self, act: Activity, stmt: ast.stmt, needed: frozenset[str]) -> frozenset[str]:
+        if isinstance(stmt, ast.If):
+            return self._needed_block(act, stmt.body, needed) | self._needed_block(act, stmt.orelse, needed)
+        if isinstance(stmt, (ast.For, ast.While)):
+            head = needed
+            while True:  # to the fixed point: what is needed at the top of an iteration
+                new_head = needed | self._needed_block(act, stmt.body, head)
+                if new_head == head:
+                    return head
+                head = new_head
+        if not isinstance(stmt, ast.Assign):
+            return needed
+        target = stmt.targets[0]
+        varied = act.varied_before(stmt)
+        if isinstance(target, ast.Subscript):
+            name = target.value.id  # type: ignore[attr-defined]
+            value = _name(stmt.value)
+            if name not in needed or (value not in varied and name not in varied):
+                return needed
+            self._mark(act, stmt, [name])
+            return needed | ({value} if value in varied else set())  # the other elements stay needed
+        targets = _targets(stmt)
+        live = [i for i, n in enumerate(targets) if n in needed]
+        rest = needed - set(targets)
+        if not live:
+            return rest
+        self._mark(act, stmt, [targets[i] for i in live])
+        return rest | self._needed_inputs(act, stmt, frozenset(live))
+
+    def _mark(self, act: Activity, stmt: ast.Assign, names: list[str]) -> None:
+        if id(stmt) in self.poisoned:
+            exc = self.poisoned[id(stmt)]
+            raise act.fn.error(get_anno(stmt, "origin"), exc.message, exc.hint)
+        act.active_statements.add(id(stmt))
+        act.active_vars.update(names)
 
     def _varied_targets(self, stmt: ast.Assign, callee: FunctionSource | None, varied: frozenset[str], n_targets: int) -> set[int]:
         value = stmt.value
@@ -185,7 +251,7 @@ class Analyzer:
         root = build(graph, value, lambda name: None)
         return {0} if root in active_nodes(graph, root, varied.__contains__) else set()
 
-    def _needed_inputs(self, act: Activity, stmt: ast.Assign, live: frozenset[int]) -> set[str]:
+    def _needed_inputs(self, act: Activity, stmt: ast.Assign, live: frozenset[int]) -> frozenset[str]:
         varied = act.varied_before(stmt)
         value = stmt.value
         callee = get_anno(value, "callee")
@@ -197,13 +263,13 @@ class Analyzer:
             callee_act = self.analyze(callee, varied_params, frozenset(useful))
             call = CallActivity(callee, callee_act.active_params, callee_act.active_outputs)
             act.calls[id(stmt)] = call
-            return {_name(a) for p, a in zip(params, value.args, strict=True) if p in call.active_params}  # type: ignore[misc,attr-defined]
+            return frozenset(_name(a) for p, a in zip(params, value.args, strict=True) if p in call.active_params)  # type: ignore[misc,attr-defined]
         if isinstance(stmt.targets[0], ast.Tuple):
-            return {value.id} if isinstance(value, ast.Name) and value.id in varied else set()
+            return frozenset({value.id}) if isinstance(value, ast.Name) and value.id in varied else frozenset()
         graph = Graph(shape_of)
         root = build(graph, value, lambda name: None)
         active = active_nodes(graph, root, varied.__contains__)
-        return {n.name for n in active if n.op == "var"}
+        return frozenset(n.name for n in active if n.op == "var")
 
 
 def _name(e: ast.expr) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import itertools
 from dataclasses import dataclass, field
 
 from .activity import Activity, CallActivity
@@ -86,12 +87,13 @@ class ShapeEnv:
 
     A parameter ``p`` has shape set ``{p}``, a global ``x`` ``{x}``; a value
     computed elementwise has the union of its operands'; anything else gets
-    a fresh symbol of its own.
+    a fresh symbol of its own. Copies share the counter of fresh symbols, so
+    that symbols stay unique across the paths of a branch.
     """
 
-    def __init__(self, params: list[str]) -> None:
+    def __init__(self, params: list[str], counter: itertools.count | None = None) -> None:
         self.shapes: dict[str, ShapeSet] = {p: frozenset({p}) for p in params}
-        self.count = 0
+        self.counter = counter or itertools.count(1)
 
     def __call__(self, name: str) -> ShapeSet:
         shape = self.shapes.get(name)
@@ -99,9 +101,25 @@ class ShapeEnv:
 
     def assign(self, name: str, shape: ShapeSet) -> None:
         if shape is None:
-            self.count += 1
-            shape = frozenset({f"{name}#{self.count}"})
+            shape = frozenset({f"{name}#{next(self.counter)}"})
         self.shapes[name] = shape
+
+    def forget(self, name: str) -> None:
+        """No fact about ``name``'s shape holds any more (it is reassigned in a loop)."""
+        self.assign(name, None)
+
+    def copy(self) -> "ShapeEnv":
+        env = ShapeEnv([], self.counter)
+        env.shapes = dict(self.shapes)
+        return env
+
+    def join(self, other: "ShapeEnv") -> "ShapeEnv":
+        """Where two paths meet: a variable keeps its shape set if both agree."""
+        env = self.copy()
+        for name in set(self.shapes) | set(other.shapes):
+            if self(name) != other(name):
+                env.forget(name)
+        return env
 
 
 class FunctionContext:

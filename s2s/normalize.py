@@ -2,18 +2,29 @@
 
 Entry point: ``normalize(fn: FunctionSource) -> ast.FunctionDef``.
 
-Output contract (``verify_normal_form`` checks it):
+Output contract (``verify_normal_form`` checks it). The body is a block;
+a block is a list of statements, each one of
 
-- The body is a list of statements, each one of
-    ``name = <rhs>``
-    ``a, b = <call of a user function>`` or ``a, b = <name>`` (unpacking)
-    ``<call>`` or ``assert ...`` kept for their effects (never differentiated)
-  ending in exactly one ``return <atom>`` or ``return <atom>, <atom>, ...``.
+    name = <rhs>
+    a, b = <call of a user function> | <name>         (unpacking)
+    name[<index>] = <atom>                            (an in-place update)
+    if <atom>: <block> else: <block>
+    for name in range(<atoms>): <block>
+    while <test>: <block>
+    break                      only as the last statement of a loop's body
+    <call> / assert ... / pass kept for their effects, never differentiated
+
+and the function ends with its only ``return <atom>`` or ``return <atom>, ...``.
+
 - An *atom* is a name, a constant or a numpy/math constant (``np.pi``).
-- A ``<rhs>`` is one of: an elementwise expression tree over atoms (the
-  fusion unit); a reduction of such a tree (``np.sum(d * d0)``); one other
-  operation whose array arguments are atoms (``a @ b``, ``x[i]``,
-  ``np.dot(a, b)``, ``x.shape``); a call to a user function over atoms.
+- A ``<rhs>`` is an elementwise expression tree over atoms (the fusion
+  unit); a reduction of such a tree (``np.sum(d * d0)``); one other operation
+  whose array arguments are atoms (``a @ b``, ``x[i]``, ``np.dot(a, b)``); a
+  call to a user function over atoms.
+- A ``while`` test is an elementwise expression over atoms, or ``True``.
+- Loops over arrays, ``enumerate`` and ``zip`` become loops over indices;
+  ``continue``, early ``break`` and early ``return`` become flags and guards
+  (see ``structure``); a conditional expression becomes an ``if``.
 - Every call carries an ``op`` annotation (its rule key: ``"np.exp"``,
   ``"method.astype"``, ``"builtins.len"``) or a ``callee`` annotation (a
   ``FunctionSource``), or is an ``opaque`` call kept as written. Array methods
@@ -34,185 +45,87 @@ from __future__ import annotations
 
 import ast
 import copy
-import types
-from dataclasses import dataclass
+from typing import Callable
 
+from .aliasing import check_updates
 from .anno import get_anno, set_anno
-from .frontend import (
-    BuiltinRef,
-    DataRef,
-    FunctionRef,
-    FunctionSource,
-    LocalRef,
-    MathRef,
-    ModuleRef,
-    NumpyRef,
-    OpaqueRef,
-    Ref,
-    UnboundRef,
-    numpy_object,
-)
-from .names import NameAllocator, names_in
-from .rules import lookup
-from .rules.core import elementwise_shape
-
-# --------------------------------------------------------------------------
-# The fence: syntax s2s does not differentiate, rejected up front
-
-_UNSUPPORTED_STATEMENTS: dict[type, tuple[str, str]] = {
-    ast.For: ("a `for` loop", "loops are not supported yet; write the computation with array operations"),
-    ast.While: ("a `while` loop", "loops are not supported yet; write the computation with array operations"),
-    ast.If: ("an `if` statement", "branches are not supported yet; use np.where(cond, a, b) for elementwise choices"),
-    ast.AugAssign: ("an augmented assignment", "write `y = y + x` instead of `y += x`"),
-    ast.With: ("a `with` statement", "move it outside the differentiated function"),
-    ast.Try: ("a `try` statement", "move error handling outside the differentiated function"),
-    ast.Raise: ("a `raise` statement", "check inputs outside the differentiated function"),
-    ast.Delete: ("a `del` statement", "remove it; s2s manages the lifetime of values"),
-    ast.Import: ("an import inside the function", "import at module level"),
-    ast.ImportFrom: ("an import inside the function", "import at module level"),
-    ast.Global: ("a `global` declaration", "pass the value as an argument and return the result"),
-    ast.Nonlocal: ("a `nonlocal` declaration", "pass the value as an argument and return the result"),
-    ast.FunctionDef: ("a nested function definition", "define the helper at module level; s2s differentiates calls to it"),
-    ast.AsyncFunctionDef: ("a nested function definition", "define the helper at module level"),
-    ast.ClassDef: ("a class definition", "define classes at module level"),
-    ast.Break: ("`break`", "loops are not supported yet"),
-    ast.Continue: ("`continue`", "loops are not supported yet"),
-    ast.Match: ("a `match` statement", "branches are not supported yet; use np.where for elementwise choices"),
-}
-if hasattr(ast, "TryStar"):
-    _UNSUPPORTED_STATEMENTS[ast.TryStar] = _UNSUPPORTED_STATEMENTS[ast.Try]
-if hasattr(ast, "TypeAlias"):
-    _UNSUPPORTED_STATEMENTS[ast.TypeAlias] = ("a `type` statement", "define type aliases at module level")
-
-_UNSUPPORTED_EXPRESSIONS: dict[type, tuple[str, str]] = {
-    ast.Lambda: ("a lambda", "define the function with `def` at module level"),
-    ast.ListComp: ("a list comprehension", "comprehensions are not supported yet; use array operations"),
-    ast.SetComp: ("a set comprehension", "use array operations"),
-    ast.DictComp: ("a dict comprehension", "use array operations"),
-    ast.GeneratorExp: ("a generator expression", "use array operations such as np.sum"),
-    ast.IfExp: ("a conditional expression", "use np.where(cond, a, b)"),
-    ast.NamedExpr: ("an assignment expression `:=`", "assign in a statement of its own"),
-    ast.Await: ("`await`", "s2s differentiates plain functions"),
-    ast.Yield: ("`yield`", "s2s differentiates functions that return their result"),
-    ast.YieldFrom: ("`yield from`", "s2s differentiates functions that return their result"),
-    ast.Starred: ("a starred argument", "pass the arguments one by one"),
-    ast.Dict: ("a dict", "pass arrays and numbers; s2s differentiates numpy code"),
-    ast.Set: ("a set", "use arrays"),
-}
+from .fence import fence
+from .frontend import BuiltinRef, FunctionSource
+from .lower import ExpressionLowering
+from .structure import structure
 
 
-def fence(fn: FunctionSource) -> None:
-    """Reject syntax s2s cannot differentiate, naming file, line and construct."""
-    args = fn.tree.args
-    if args.vararg or args.kwarg:
-        star = args.vararg or args.kwarg
-        raise fn.error(star, f"{fn.name} takes *args or **kwargs", "give each parameter a name")
-    body = fn.tree.body
-    for i, stmt in enumerate(body):
-        if isinstance(stmt, ast.Return) and i != len(body) - 1:
-            raise fn.error(stmt, "an early `return`", "s2s supports one `return` at the end of the function for now")
-        for node in ast.walk(stmt):
-            entry = _UNSUPPORTED_STATEMENTS.get(type(node)) or _UNSUPPORTED_EXPRESSIONS.get(type(node))
-            if entry is not None:
-                construct, hint = entry
-                raise fn.error(node, f"s2s cannot differentiate {construct} (in {fn.name})", hint)
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    _check_target(fn, target)
-            if isinstance(node, ast.AnnAssign):
-                if node.value is None:
-                    raise fn.error(node, "an annotation without a value", "assign a value")
-                _check_target(fn, node.target)
-    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
-        last = body[-1] if body else fn.tree
-        raise fn.error(last, f"{fn.name} does not end with `return <value>`", "s2s differentiates the value a function returns")
-
-
-def _check_target(fn: FunctionSource, target: ast.expr) -> None:
-    if isinstance(target, ast.Name):
-        return
-    if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
-        return
-    if isinstance(target, ast.Subscript):
-        raise fn.error(target, "an assignment into an array element or slice", "in-place updates are not supported yet; build the array with np.where or np.concatenate")
-    if isinstance(target, ast.Attribute):
-        raise fn.error(target, "an assignment to an attribute", "s2s differentiates functions without side effects")
-    raise fn.error(target, "an assignment to this kind of target", "assign to plain names or unpack into names: a, b = ...")
-
-
-# --------------------------------------------------------------------------
-# How expressions are classified
-
-# Array methods with a numpy function twin: a.sum(axis) -> np.sum(a, axis).
-METHOD_TWINS = {
-    name: f"np.{name}"
-    for name in (
-        "sum mean prod max min std var cumsum cumprod dot ravel squeeze copy clip round "
-        "argmax argmin argsort all any nonzero trace diagonal swapaxes repeat take conj conjugate"
-    ).split()
-}
-VARARG_METHODS = {"reshape": "np.reshape", "transpose": "np.transpose"}
-ATTRIBUTE_OPS = {"T": "np.transpose"}
-
-
-@dataclass(frozen=True)
-class Resolved:
-    kind: str  # "op" | "callee" | "method" | "opaque"
-    op: str = ""
-    ref: Ref | None = None
-
-
-class Normalizer:
+class Normalizer(ExpressionLowering):
     def __init__(self, fn: FunctionSource) -> None:
-        self.fn = fn
-        self.scope = fn.scope
-        self.names = NameAllocator(names_in(fn.tree))
+        super().__init__(fn)
         self.body: list[ast.stmt] = []
         self.origin: ast.stmt | None = None
-        self.temps: set[str] = set()
-
-    # statements ---------------------------------------------------------
 
     def run(self) -> ast.FunctionDef:
-        for stmt in self.fn.tree.body:
-            self.origin = stmt
-            self.statement(stmt)
+        body = self.block(self.fn.tree.body)
         tree = copy.copy(self.fn.tree)
-        tree.body = self.body
+        tree.body = structure(body, self.names, self.fn)
         tree.decorator_list = []
         return tree
+
+    # blocks ---------------------------------------------------------------
 
     def emit(self, stmt: ast.stmt) -> None:
         set_anno(stmt, "origin", self.origin)
         ast.copy_location(stmt, self.origin)  # type: ignore[arg-type]
         self.body.append(stmt)
 
-    def statement(self, stmt: ast.stmt) -> None:
-        if isinstance(stmt, ast.Expr):
-            if isinstance(stmt.value, ast.Constant):
-                return  # a docstring or a bare constant
-            if isinstance(stmt.value, ast.Call):
-                self.check_names(stmt.value)
-                self.emit(ast.Expr(self.keep(stmt.value)))
-            return
-        if isinstance(stmt, ast.Pass):
-            return
-        if isinstance(stmt, ast.Assert):
-            self.check_names(stmt)
-            self.emit(copy.deepcopy(stmt))
-            return
-        if isinstance(stmt, ast.AnnAssign):
-            stmt = ast.Assign([stmt.target], stmt.value)  # type: ignore[list-item]
-            ast.copy_location(stmt, self.origin)  # type: ignore[arg-type]
-        if isinstance(stmt, ast.Assign):
-            self.assign(stmt)
-        elif isinstance(stmt, ast.Return):
-            self.return_(stmt)
-        else:  # pragma: no cover - the fence rejects everything else
-            raise self.fn.error(stmt, f"unsupported statement {type(stmt).__name__}")
+    def block(self, stmts: list[ast.stmt], origin: ast.stmt | None = None) -> list[ast.stmt]:
+        """Normalize a block; ``origin`` stands for statements s2s wrote
+        (the element reads of a lowered ``for``)."""
+        return self.collect(lambda: [self.statement(s, origin) for s in stmts])
 
-    def assign(self, stmt: ast.Assign) -> None:
+    def collect(self, produce: Callable[[], object]) -> list[ast.stmt]:
+        """The statements ``produce`` emits, in a block of their own."""
+        saved_body, saved_origin = self.body, self.origin
+        self.body = []
+        try:
+            produce()
+            return self.body
+        finally:
+            self.body, self.origin = saved_body, saved_origin
+
+    # statements -------------------------------------------------------------
+
+    def statement(self, stmt: ast.stmt, origin: ast.stmt | None = None) -> None:
+        self.origin = origin or stmt
+        handler = getattr(self, f"stmt_{type(stmt).__name__}", None)
+        if handler is None:  # pragma: no cover - the fence rejects everything else
+            raise self.fn.error(stmt, f"unsupported statement {type(stmt).__name__}")
+        handler(stmt)
+
+    def stmt_Expr(self, stmt: ast.Expr) -> None:
+        if isinstance(stmt.value, ast.Call):
+            self.check_names(stmt.value)
+            self.emit(ast.Expr(self.keep(stmt.value)))
+        # a docstring or another bare expression has no effect
+
+    def stmt_Pass(self, stmt: ast.Pass) -> None:
+        pass
+
+    def stmt_Break(self, stmt: ast.Break) -> None:
+        self.emit(ast.Break())
+
+    def stmt_Continue(self, stmt: ast.Continue) -> None:
+        self.emit(ast.Continue())
+
+    def stmt_Assert(self, stmt: ast.Assert) -> None:
+        self.check_names(stmt)
+        self.emit(copy.deepcopy(stmt))
+
+    def stmt_AnnAssign(self, stmt: ast.AnnAssign) -> None:
+        self.stmt_Assign(ast.copy_location(ast.Assign([stmt.target], stmt.value), stmt))  # type: ignore[arg-type]
+
+    def stmt_Assign(self, stmt: ast.Assign) -> None:
         targets = stmt.targets
+        if len(targets) == 1 and isinstance(targets[0], ast.Subscript):
+            self.update(targets[0], stmt.value)
+            return
         assigned = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
         if len(targets) == 1 and isinstance(targets[0], ast.Name):
             self.emit(ast.Assign([ast.Name(targets[0].id, ast.Store())], self.rhs(stmt.value)))
@@ -226,7 +139,9 @@ class Normalizer:
                 value = self.hoist_value(value, self.temp_base(stmt.value))
             values = None
         for target in targets:
-            if values is None:
+            if isinstance(target, ast.Subscript):
+                self.update(target, value if values is None else ast.Tuple(copy.deepcopy(values), ast.Load()))
+            elif values is None:
                 self.unpack_into(target, value)
             elif isinstance(target, ast.Name):
                 self.emit(ast.Assign([ast.Name(target.id, ast.Store())], ast.Tuple(copy.deepcopy(values), ast.Load())))
@@ -248,356 +163,174 @@ class Normalizer:
             return self.hoist_value(value, value.id)
         return value
 
-    def return_(self, stmt: ast.Return) -> None:
+    def update(self, target: ast.Subscript, value: ast.expr) -> None:
+        """``y[index] = value``: an in-place update of ``y``'s elements."""
+        if not isinstance(target.value, ast.Name):
+            raise self.fn.error(
+                target, "an assignment into an element of an element", "index the array once, as in y[i, j] = value"
+            )
+        self.check_name(target.value)
+        index = self.index(target.slice)
+        stmt = ast.Assign([ast.Subscript(ast.Name(target.value.id, ast.Load()), index, ast.Store())], self.atom(value))
+        self.emit(stmt)
+
+    def stmt_AugAssign(self, stmt: ast.AugAssign) -> None:
+        """``y op= e`` as ``y = y op e`` (an owned array or a number: the same
+        thing; ``aliasing`` refuses the rest), ``y[i] op= e`` as an update."""
+        target = stmt.target
+        if isinstance(target, ast.Name):
+            value = ast.BinOp(ast.Name(target.id, ast.Load()), stmt.op, stmt.value)
+            self.emit(ast.Assign([ast.Name(target.id, ast.Store())], self.rhs(ast.copy_location(value, stmt))))
+            set_anno(self.body[-1], "augmented", True)
+            return
+        if isinstance(target, ast.Subscript):
+            read = ast.Subscript(copy.deepcopy(target.value), copy.deepcopy(target.slice), ast.Load())
+            self.update(target, ast.copy_location(ast.BinOp(read, stmt.op, stmt.value), stmt))
+            return
+        raise self.fn.error(target, "an augmented assignment to an attribute", "s2s differentiates functions without side effects")
+
+    def stmt_Return(self, stmt: ast.Return) -> None:
         value = stmt.value
-        assert value is not None
+        if value is None:
+            raise self.fn.error(stmt, f"a `return` without a value in {self.fn.name}", "return the value to differentiate")
         if isinstance(value, ast.Tuple):
-            elts = [self.atom(e, base="out") for e in value.elts]
-            self.emit(ast.Return(ast.Tuple(elts, ast.Load())))
-            return
-        kind = self.classify(value)
-        if kind == "atom":
+            self.emit(ast.Return(ast.Tuple([self.atom(e, base="out") for e in value.elts], ast.Load())))
+        elif self.classify(value) == "atom":
             self.emit(ast.Return(self.atom(value)))
-            return
-        name = self.names.fresh("out")
-        self.emit(ast.Assign([ast.Name(name, ast.Store())], self.rhs(value)))
-        self.emit(ast.Return(ast.Name(name, ast.Load())))
+        else:
+            name = self.names.fresh("out")
+            self.emit(ast.Assign([ast.Name(name, ast.Store())], self.rhs(value)))
+            self.emit(ast.Return(ast.Name(name, ast.Load())))
 
-    # expressions ------------------------------------------------------------
+    # control flow --------------------------------------------------------------
 
-    def classify(self, e: ast.expr) -> str:
-        """atom | elementwise | reduction | op | callee | opaque | container"""
-        if isinstance(e, (ast.Name, ast.Constant)):
-            return "atom"
-        if isinstance(e, ast.UnaryOp) and isinstance(e.op, (ast.USub, ast.UAdd)) and _is_number(e.operand):
-            return "atom"
-        if isinstance(e, ast.Attribute):
-            module = self.module_ref(e.value)
-            if module is not None:
-                ref = self.scope.resolve_attr(module, e.attr)
-                if isinstance(ref, NumpyRef) and not isinstance(numpy_object(ref.path), types.ModuleType):
-                    return "atom"  # np.pi, or np.float32 passed as a value
-                if isinstance(ref, MathRef) and ref.path in ("pi", "e", "tau", "inf", "nan"):
-                    return "atom"
-                return "opaque"
-            return "op"
-        if isinstance(e, ast.BinOp):
-            return "op" if isinstance(e.op, ast.MatMult) else "elementwise"
-        if isinstance(e, ast.UnaryOp):
-            return "elementwise"
-        if isinstance(e, ast.Compare):
-            return "elementwise" if len(e.ops) == 1 else "opaque"
-        if isinstance(e, ast.Call):
-            resolved = self.resolve_call(e)
-            if resolved.kind == "op":
-                rule = lookup(resolved.op)
-                if rule is not None and (rule.kind == "elementwise" or (rule.kind == "zero" and rule.shape is elementwise_shape)):
-                    return "elementwise"
-                if rule is not None and rule.fusable:
-                    return "reduction"
-                return "op"
-            if resolved.kind == "method":
-                twin = METHOD_TWINS.get(e.func.attr)  # type: ignore[attr-defined]
-                rule = lookup(twin) if twin else None
-                return "reduction" if rule is not None and rule.fusable else "op"
-            return resolved.kind
-        if isinstance(e, ast.Subscript):
-            return "op"
-        if isinstance(e, (ast.Tuple, ast.List)):
-            return "container"
-        return "opaque"
+    def stmt_If(self, stmt: ast.If) -> None:
+        test = self.condition(stmt.test)
+        body, orelse = self.block(stmt.body), self.block(stmt.orelse)
+        self.emit(ast.If(test, body or [ast.Pass()], orelse))
 
-    def rhs(self, e: ast.expr) -> ast.expr:
-        """A statement's right-hand side in normal form (may emit statements)."""
-        kind = self.classify(e)
-        if kind == "atom":
-            return self.atom(e)
-        if kind == "elementwise":
-            return self.elementwise(e)
-        if kind in ("reduction", "op"):
-            return self.operation(e, fuse=kind == "reduction")
-        if kind == "callee":
-            return self.callee_call(e)  # type: ignore[arg-type]
-        if kind == "container":
-            return self.container(e)  # type: ignore[arg-type]
-        self.check_names(e)
-        return self.keep(e)
-
-    def elementwise(self, e: ast.expr) -> ast.expr:
-        """An elementwise tree, whole; non-elementwise operands become atoms."""
-        if isinstance(e, ast.BinOp):
-            return ast.BinOp(self.operand(e.left), e.op, self.operand(e.right))
-        if isinstance(e, ast.UnaryOp):
-            return ast.UnaryOp(e.op, self.operand(e.operand))
-        if isinstance(e, ast.Compare):
-            return ast.Compare(self.operand(e.left), e.ops, [self.operand(c) for c in e.comparators])
-        if isinstance(e, ast.Call):
-            return self.operation(e, fuse=False, operand=self.operand)
-        return self.atom(e)
-
-    def operand(self, e: ast.expr) -> ast.expr:
-        kind = self.classify(e)
-        if kind == "elementwise":
-            return self.elementwise(e)
-        if kind == "container":  # np.maximum(x, [y, 1.0]): numpy reads the list as an array
-            return self.hoist_value(self.as_array(e), "t")  # type: ignore[arg-type]
-        return self.atom(e)
-
-    def as_array(self, e: ast.Tuple | ast.List) -> ast.Call:
-        call = ast.Call(self.spelled("np.array"), [self.container(e)], [])
-        set_anno(call, "op", "np.array")
-        return call
-
-    def atom(self, e: ast.expr, base: str | None = None) -> ast.expr:
-        kind = self.classify(e)
-        if kind == "atom":
-            if isinstance(e, ast.Name):
-                self.check_name(e)
-                return ast.Name(e.id, ast.Load())
-            if isinstance(e, ast.UnaryOp):
-                return ast.Constant(-e.operand.value if isinstance(e.op, ast.USub) else e.operand.value)  # type: ignore[attr-defined]
-            if isinstance(e, ast.Attribute):
-                module = self.module_ref(e.value)
-                ref = self.scope.resolve_attr(module, e.attr)  # type: ignore[arg-type]
-                return self.spelled(_op_key(ref))  # type: ignore[arg-type]
+    def condition(self, e: ast.expr) -> ast.expr:
+        """A branch condition as an atom (its value may have to be recorded)."""
+        if isinstance(e, ast.Constant):
             return copy.deepcopy(e)
-        return self.hoist(e, base)
+        if isinstance(e, ast.Name):
+            self.check_name(e)
+            return ast.Name(e.id, ast.Load())
+        return self.hoist_value(self.rhs(e), "cond")
 
-    def hoist(self, e: ast.expr, base: str | None = None) -> ast.Name:
-        return self.hoist_value(self.rhs(e), base or self.temp_base(e))
-
-    def hoist_value(self, value: ast.expr, base: str) -> ast.Name:
-        name = self.names.numbered(base)
+    def rhs_IfExp(self, e: ast.IfExp) -> ast.expr:
+        """``a if c else b`` as an ``if`` statement that assigns a temporary."""
+        test = self.condition(e.test)
+        name = self.names.numbered("t")
         self.temps.add(name)
-        self.emit(ast.Assign([ast.Name(name, ast.Store())], value))
+        body = self.collect(lambda: self.emit(ast.Assign([ast.Name(name, ast.Store())], self.rhs(e.body))))
+        orelse = self.collect(lambda: self.emit(ast.Assign([ast.Name(name, ast.Store())], self.rhs(e.orelse))))
+        self.emit(ast.If(test, body, orelse))
         return ast.Name(name, ast.Load())
 
-    def temp_base(self, e: ast.expr) -> str:
-        if isinstance(e, ast.Call):
-            resolved = self.resolve_call(e)
-            if resolved.kind == "callee":
-                return resolved.ref.name.rsplit(".", 1)[-1]  # type: ignore[union-attr]
-            if resolved.kind == "method":
-                return e.func.attr  # type: ignore[attr-defined]
-            if resolved.kind == "op":
-                return resolved.op.rsplit(".", 1)[-1]
-        if isinstance(e, ast.BinOp) and isinstance(e.op, ast.MatMult):
-            return "matmul"
-        if isinstance(e, ast.Subscript):
-            return "item"
-        if isinstance(e, ast.Attribute):
-            return {"T": "transpose"}.get(e.attr, e.attr)
-        return "t"
+    def stmt_While(self, stmt: ast.While) -> None:
+        if stmt.orelse:
+            raise self.fn.error(stmt, "a `while ... else`", "set a flag before `break` and test it after the loop")
+        test_statements: list[ast.stmt] = []
+        test = None
 
-    def container(self, e: ast.Tuple | ast.List) -> ast.expr:
-        return type(e)([self.argument(x) for x in e.elts], ast.Load())
+        def lower_test() -> None:
+            nonlocal test
+            test = self.rhs(stmt.test)
 
-    def argument(self, e: ast.expr) -> ast.expr:
-        """A call argument: an atom, or a tuple/list of arguments."""
-        if isinstance(e, (ast.Tuple, ast.List)):
-            return self.container(e)
-        return self.atom(e)
+        test_statements = self.collect(lower_test)
+        if not test_statements and self.classify(stmt.test) in ("atom", "elementwise"):
+            self.emit(ast.While(test, self.block(stmt.body) or [ast.Pass()], []))  # type: ignore[arg-type]
+            return
+        # the test needs statements of its own: compute it at the top of each iteration
+        cond = self.names.numbered("cond")
+        self.temps.add(cond)
+        body = test_statements + self.collect(lambda: self.emit(ast.Assign([ast.Name(cond, ast.Store())], test)))  # type: ignore[arg-type]
+        leave = ast.copy_location(ast.Break(), stmt)
+        set_anno(leave, "origin", stmt)
+        body.append(ast.copy_location(ast.If(ast.Name(cond, ast.Load()), self.block(stmt.body) or [ast.Pass()], [leave]), stmt))
+        set_anno(body[-1], "origin", stmt)
+        self.emit(ast.While(ast.Constant(True), body, []))
 
-    def operation(self, e: ast.expr, fuse: bool, operand=None) -> ast.expr:
-        """One operation with atom arguments; a fusable reduction keeps an
-        elementwise first argument whole."""
-        if isinstance(e, ast.BinOp):  # a @ b
-            return ast.BinOp(self.atom(e.left), e.op, self.atom(e.right))
-        if isinstance(e, ast.Subscript):
-            return ast.Subscript(self.atom(e.value), self.index(e.slice), ast.Load())
-        if isinstance(e, ast.Attribute):
-            return self.attribute(e)
-        assert isinstance(e, ast.Call)
-        resolved = self.resolve_call(e)
-        args, keywords = list(e.args), list(e.keywords)
-        if resolved.kind == "method":
-            op, args = self.method(e)
-        else:
-            op = resolved.op
-        lower = operand or self.argument
-        first = self.operand if fuse else lower
-        new_args = [first(a) if i == 0 else lower(a) for i, a in enumerate(args)]
-        new_keywords = [ast.keyword(k.arg, lower(k.value)) for k in keywords]
-        if op.startswith("method."):
-            receiver, *rest = new_args
-            call = ast.Call(ast.Attribute(receiver, op[len("method.") :], ast.Load()), rest, new_keywords)
-        else:
-            call = ast.Call(self.spelled(op), new_args, new_keywords)
-        set_anno(call, "op", op)
-        return call
-
-    def attribute(self, e: ast.Attribute) -> ast.expr:
-        receiver = self.atom(e.value)
-        if e.attr in ATTRIBUTE_OPS:
-            call = ast.Call(self.spelled(ATTRIBUTE_OPS[e.attr]), [receiver], [])
-            set_anno(call, "op", ATTRIBUTE_OPS[e.attr])
-            return call
-        node = ast.Attribute(receiver, e.attr, ast.Load())
-        set_anno(node, "op", f"attr.{e.attr}")
-        return node
-
-    def method(self, e: ast.Call) -> tuple[str, list[ast.expr]]:
-        """``a.reshape(2, 3)`` -> (``np.reshape``, [a, (2, 3)])."""
-        func = e.func
-        assert isinstance(func, ast.Attribute)
-        receiver, name, args = func.value, func.attr, list(e.args)
-        if name in VARARG_METHODS:
-            if len(args) > 1:
-                args = [ast.Tuple(args, ast.Load())]
-            return VARARG_METHODS[name], [receiver, *args]
-        if name in METHOD_TWINS:
-            return METHOD_TWINS[name], [receiver, *args]
-        return f"method.{name}", [receiver, *args]
-
-    def index(self, s: ast.expr) -> ast.expr:
-        """An index keeps its slices and integer arithmetic inline; calls and
-        lookups inside it become atoms."""
-        if isinstance(s, ast.Slice):
-            parts = [None if p is None else self.index(p) for p in (s.lower, s.upper, s.step)]
-            return ast.Slice(*parts)
-        if isinstance(s, (ast.Tuple, ast.List)):
-            return type(s)([self.index(x) for x in s.elts], ast.Load())
-        if isinstance(s, ast.BinOp) and not isinstance(s.op, ast.MatMult):
-            return ast.BinOp(self.index(s.left), s.op, self.index(s.right))
-        if isinstance(s, ast.UnaryOp):
-            return ast.UnaryOp(s.op, self.index(s.operand))
-        return self.atom(s)
-
-    def callee_call(self, e: ast.Call) -> ast.Call:
-        resolved = self.resolve_call(e)
-        ref = resolved.ref
-        assert isinstance(ref, FunctionRef)
-        callee = ref.load()
-        args = self.bind_callee(e, callee)
-        call = ast.Call(copy.deepcopy(e.func), [self.atom(a) for a in args], [])
-        set_anno(call, "callee", callee)
-        return call
-
-    def bind_callee(self, e: ast.Call, callee: FunctionSource) -> list[ast.expr]:
-        """The call's arguments in the callee's parameter order, defaults filled in."""
-        params = callee.tree.args
-        if params.vararg or params.kwarg:
-            raise self.fn.error(e, f"cannot differentiate a call to {callee.name}, which takes *args or **kwargs", "give each parameter a name")
-        positional = params.posonlyargs + params.args
-        names = [p.arg for p in positional + params.kwonlyargs]
-        defaults = dict(zip([p.arg for p in positional][len(positional) - len(params.defaults) :], params.defaults))
-        defaults.update({p.arg: d for p, d in zip(params.kwonlyargs, params.kw_defaults) if d is not None})
-        given: dict[str, ast.expr] = {}
-        if len(e.args) > len(positional):
-            raise self.fn.error(e, f"{callee.name}() takes {len(positional)} positional arguments but {len(e.args)} were given")
-        for param, arg in zip(positional, e.args):
-            given[param.arg] = arg
-        for kw in e.keywords:
-            if kw.arg not in names or kw.arg in given:
-                raise self.fn.error(e, f"{callee.name}() got an unexpected or repeated argument {kw.arg!r}")
-            given[kw.arg] = kw.value
-        args = []
-        for name in names:
-            if name in given:
-                args.append(given[name])
-            elif name in defaults and _is_literal(defaults[name]):
-                args.append(copy.deepcopy(defaults[name]))
-            elif name in defaults:
-                raise self.fn.error(e, f"the default value of {callee.name}'s parameter {name!r} is not a literal", f"pass {name}= explicitly")
+    def stmt_For(self, stmt: ast.For) -> None:
+        if stmt.orelse:
+            raise self.fn.error(stmt, "a `for ... else`", "set a flag before `break` and test it after the loop")
+        builtin = self.builtin_call(stmt.iter)
+        if builtin == "range":
+            if not isinstance(stmt.target, ast.Name):
+                raise self.fn.error(stmt.target, "a `for` over range() with several loop variables", "loop over one index")
+            self.loop(stmt.target.id, stmt.iter.args, [], stmt)  # type: ignore[attr-defined]
+            return
+        if builtin == "enumerate" and _pair(stmt.target):
+            index, element = stmt.target.elts  # type: ignore[attr-defined]
+            args = stmt.iter.args  # type: ignore[attr-defined]
+            sequence = self.atom(args[0])
+            if len(args) > 1:  # enumerate(xs, start)
+                k = self.loop_index()
+                reads = [_assign(index, ast.BinOp(_load(k), ast.Add(), args[1])), _assign(element, _item(sequence, k))]
+                self.loop(k, [_call("len", sequence)], reads, stmt)
             else:
-                raise self.fn.error(e, f"{callee.name}() missing argument {name!r}")
-        return args
+                self.loop(index.id, [_call("len", sequence)], [_assign(element, _item(sequence, index.id))], stmt)
+            return
+        if builtin == "zip":
+            sequences = [self.atom(a) for a in stmt.iter.args]  # type: ignore[attr-defined]
+            targets = stmt.target.elts if isinstance(stmt.target, (ast.Tuple, ast.List)) else None
+            if targets is None or len(targets) != len(sequences):
+                raise self.fn.error(stmt.target, "a `for` over zip() whose variables do not match its sequences", "unpack one variable per sequence")
+            k = self.loop_index()
+            n = _call("min", *[_call("len", s) for s in sequences]) if len(sequences) > 1 else _call("len", sequences[0])
+            self.loop(k, [n], [_assign(t, _item(s, k)) for t, s in zip(targets, sequences)], stmt)
+            return
+        sequence = self.atom(stmt.iter)
+        k = self.loop_index()
+        self.loop(k, [_call("len", sequence)], [_assign(stmt.target, _item(sequence, k))], stmt)
 
-    def keep(self, e: ast.expr) -> ast.expr:
-        """An expression kept as written (an opaque call, an `and`): it runs
-        as in the primal and is never differentiated."""
-        kept = copy.deepcopy(e)
-        set_anno(kept, "opaque", True)
-        return kept
+    def loop(self, index: str, range_args: list[ast.expr], reads: list[ast.stmt], stmt: ast.For) -> None:
+        """``for index in range(*range_args): reads; body``."""
+        args = [self.atom(a) for a in range_args]
+        iterable = ast.Call(self.spelled("builtins.range"), args, [])
+        set_anno(iterable, "op", "builtins.range")
+        for read in reads:
+            ast.copy_location(read, stmt)
+        body = self.block(reads, origin=stmt) + self.block(stmt.body)
+        self.emit(ast.For(ast.Name(index, ast.Store()), iterable, body or [ast.Pass()], []))
 
-    # names -------------------------------------------------------------------
+    def loop_index(self) -> str:
+        name = self.names.numbered("k")
+        self.temps.add(name)
+        return name
 
-    def spelled(self, op: str) -> ast.expr:
-        """``np.exp`` as an expression, for dumps; emission re-spells it."""
-        prefix, _, path = op.partition(".")
-        if prefix == "builtins":
-            expr: ast.expr = ast.Name(path, ast.Load())
-        else:
-            expr = ast.Name(prefix, ast.Load())
-            for part in path.split("."):
-                expr = ast.Attribute(expr, part, ast.Load())
-        set_anno(expr, "op", op)
-        return expr
-
-    def module_ref(self, e: ast.expr) -> Ref | None:
-        """The module an expression names (``np``, ``np.linalg``), if any."""
-        if isinstance(e, ast.Name):
-            ref = self.scope.resolve(e.id)
-        elif isinstance(e, ast.Attribute):
-            base = self.module_ref(e.value)
-            ref = self.scope.resolve_attr(base, e.attr) if base is not None else None
-        else:
+    def builtin_call(self, e: ast.expr) -> str | None:
+        """``"range"`` for a call of the builtin ``range`` (and likewise
+        ``enumerate``, ``zip``), else ``None``."""
+        if not (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and not e.keywords):
             return None
-        if isinstance(ref, NumpyRef):
-            return ref if isinstance(numpy_object(ref.path), types.ModuleType) else None
-        if isinstance(ref, MathRef) and not ref.path:
-            return ref
-        if isinstance(ref, ModuleRef):
-            return ref
-        return None
-
-    def resolve_call(self, e: ast.Call) -> Resolved:
-        func = e.func
-        if isinstance(func, ast.Name):
-            ref = self.scope.resolve(func.id)
-            if isinstance(ref, UnboundRef):
-                raise self.fn.error(func, f"name {func.id!r} is not defined", "define it before the derivative is first computed")
-            return _resolved(ref)
-        if isinstance(func, ast.Attribute):
-            module = self.module_ref(func.value)
-            if module is None:
-                return Resolved("method")
-            ref = self.scope.resolve_attr(module, func.attr)
-            if isinstance(ref, UnboundRef):
-                raise self.fn.error(func, f"{ref.name} does not exist")
-            return _resolved(ref) if ref is not None else Resolved("opaque")
-        return Resolved("opaque")
-
-    def check_name(self, e: ast.Name) -> None:
-        if e.id not in self.temps and isinstance(self.scope.resolve(e.id), UnboundRef):
-            raise self.fn.error(e, f"name {e.id!r} is not defined", "define it before the derivative is first computed")
-
-    def check_names(self, e: ast.AST) -> None:
-        for node in ast.walk(e):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                self.check_name(node)
+        ref = self.scope.resolve(e.func.id)
+        return ref.name if isinstance(ref, BuiltinRef) and ref.name in ("range", "enumerate", "zip") else None
 
 
-def _resolved(ref: Ref) -> Resolved:
-    if isinstance(ref, FunctionRef):
-        return Resolved("callee", ref=ref)
-    if isinstance(ref, (NumpyRef, MathRef, BuiltinRef)):
-        return Resolved("op", op=_op_key(ref))
-    if isinstance(ref, (LocalRef, DataRef, OpaqueRef, ModuleRef)):
-        return Resolved("opaque", ref=ref)
-    return Resolved("opaque")
+def _pair(target: ast.expr) -> bool:
+    return isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2 and isinstance(target.elts[0], ast.Name)
 
 
-def _op_key(ref: Ref) -> str:
-    if isinstance(ref, NumpyRef):
-        return f"np.{ref.path}"
-    if isinstance(ref, MathRef):
-        return f"math.{ref.path}"
-    if isinstance(ref, BuiltinRef):
-        return f"builtins.{ref.name}"
-    raise AssertionError(ref)
+def _load(name: str) -> ast.Name:
+    return ast.Name(name, ast.Load())
 
 
-def _is_number(e: ast.expr) -> bool:
-    return isinstance(e, ast.Constant) and isinstance(e.value, (int, float, complex)) and not isinstance(e.value, bool)
+def _call(builtin: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(ast.Name(builtin, ast.Load()), list(args), [])
 
 
-def _is_literal(e: ast.expr) -> bool:
-    try:
-        ast.literal_eval(e)
-        return True
-    except ValueError:
-        return False
+def _item(sequence: ast.expr, index: str) -> ast.Subscript:
+    return ast.Subscript(copy.deepcopy(sequence), _load(index), ast.Load())
+
+
+def _assign(target: ast.expr, value: ast.expr) -> ast.Assign:
+    store = copy.deepcopy(target)
+    for node in ast.walk(store):
+        if isinstance(node, (ast.Name, ast.Tuple, ast.List)):
+            node.ctx = ast.Store()
+    return ast.Assign([store], value)
 
 
 # --------------------------------------------------------------------------
@@ -610,6 +343,7 @@ def normalize(fn: FunctionSource) -> ast.FunctionDef:
     tree = Normalizer(fn).run()
     ast.fix_missing_locations(tree)
     verify_normal_form(tree)
+    check_updates(tree, fn)
     return tree
 
 
@@ -621,20 +355,32 @@ def verify_normal_form(tree: ast.FunctionDef) -> None:
     """Assert the output contract of ``normalize``."""
     body = tree.body
     assert body and isinstance(body[-1], ast.Return), "ends with return"
-    for stmt in body:
+    returns = [n for n in ast.walk(tree) if isinstance(n, ast.Return)]
+    assert returns == [body[-1]], "one return, last"
+    value = body[-1].value
+    elts = value.elts if isinstance(value, ast.Tuple) else [value]
+    assert all(is_atom(e) for e in elts), f"return of non-atoms: {ast.unparse(body[-1])}"
+    _verify_block(body[:-1], in_loop=False)
+
+
+def _verify_block(stmts: list[ast.stmt], in_loop: bool) -> None:
+    for i, stmt in enumerate(stmts):
         assert get_anno(stmt, "origin") is not None, f"statement without origin: {ast.unparse(stmt)}"
-        if isinstance(stmt, ast.Return):
-            assert stmt is body[-1], "one return, last"
-            value = stmt.value
-            elts = value.elts if isinstance(value, ast.Tuple) else [value]
-            assert all(is_atom(e) for e in elts), f"return of non-atoms: {ast.unparse(stmt)}"
-        elif isinstance(stmt, ast.Assign):
+        if isinstance(stmt, ast.Assign):
             assert len(stmt.targets) == 1
             for node in ast.walk(stmt.value):
                 if isinstance(node, ast.Call) and not get_anno(_outermost_opaque(stmt.value, node), "opaque"):
                     assert get_anno(node, "op") or get_anno(node, "callee"), f"unresolved call: {ast.unparse(node)}"
+        elif isinstance(stmt, ast.If):
+            assert is_atom(stmt.test), f"if on a non-atom: {ast.unparse(stmt.test)}"
+            _verify_block(stmt.body, in_loop)
+            _verify_block(stmt.orelse, in_loop)
+        elif isinstance(stmt, (ast.For, ast.While)):
+            _verify_block(stmt.body, in_loop=True)
+        elif isinstance(stmt, ast.Break):
+            assert in_loop, "break outside a loop"
         else:
-            assert isinstance(stmt, (ast.Expr, ast.Assert)), f"unexpected statement {ast.unparse(stmt)}"
+            assert isinstance(stmt, (ast.Expr, ast.Assert, ast.Pass)), f"unexpected statement {ast.unparse(stmt)}"
 
 
 def _outermost_opaque(root: ast.expr, node: ast.AST) -> ast.AST:

@@ -107,6 +107,9 @@ class ReverseEmitter:
         return body, outputs
 
     def forward_statement(self, stmt: ast.stmt, origin) -> list[ast.stmt]:
+        if isinstance(stmt, (ast.If, ast.For, ast.While)) or (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript)):
+            construct = {ast.If: "branches", ast.For: "loops", ast.While: "loops"}.get(type(stmt), "in-place updates")
+            raise NotDifferentiable(f"reverse mode does not support {construct} yet", "use mode='forward' for this function")
         if not isinstance(stmt, ast.Assign):
             return [self.ctx.respell(self.renamed(stmt))]  # type: ignore[arg-type,list-item]
         value = self.renamed(stmt.value)

@@ -20,6 +20,7 @@ def _shape_of_second(site: Site):
 
 family.helper("rt.unbroadcast", "g, like", shape=_shape_of_second)
 family.helper("rt.broadcast_like", "t, like", shape=_shape_of_second)
+family.helper("rt.owned_like", "t, like", shape=_shape_of_second)
 family.helper("rt.zeros_like", "x", shape=same_shape_as("x"))
 family.helper("rt.reduced_size", "x, axis=None", shape=lambda site: SCALAR)
 family.helper("rt.xlogy", "x, y", shape=elementwise_shape)

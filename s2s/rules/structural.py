@@ -382,3 +382,28 @@ family.helper("rt.tile_adjoint", "g, A, reps", shape=same_shape_as("A"))
 family.helper("rt.repeat_adjoint", "g, a, repeats, axis=None", shape=same_shape_as("a"))
 family.helper("rt.take_adjoint", "g, a, indices, axis=None, mode='raise'", shape=same_shape_as("a"))
 family.helper("rt.linspace_adjoint", "g, end, num=50, endpoint=True, axis=0, stop=False", shape=same_shape_as("end"))
+
+
+# Operations whose result may share memory with their first argument: an
+# in-place update of either would change the other (see ``s2s.aliasing``).
+VIEWS = frozenset(
+    {
+        "getitem",
+        "np.transpose",
+        "np.reshape",
+        "np.ravel",
+        "np.squeeze",
+        "np.expand_dims",
+        "np.swapaxes",
+        "np.moveaxis",
+        "np.broadcast_to",
+        "np.diagonal",
+        "np.asarray",
+        "np.asanyarray",
+        "np.ascontiguousarray",
+        "np.flip",
+        "np.fliplr",
+        "np.flipud",
+        "method.view",
+    }
+)

@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "unbroadcast",
     "broadcast_like",
+    "owned_like",
     "zeros_like",
     "xlogy",
     "reduced_size",
@@ -82,6 +83,14 @@ def broadcast_like(t: Any, like: Any) -> Any:
     if _shape(t) == target:
         return t
     out = np.empty(target, dtype=np.result_type(t, 1.0))
+    out[...] = t
+    return out
+
+
+def owned_like(t: Any, like: Any) -> np.ndarray:
+    """A new, writable array shaped like ``like`` holding ``t`` (broadcast):
+    a derivative that generated code may then update in place."""
+    out = np.empty(_shape(like), dtype=np.result_type(t, 1.0))
     out[...] = t
     return out
 
