@@ -4,49 +4,44 @@ Entry point: ``emit_reverse(ctx, forward_name, backward_name, adjoint_params,
 entry) -> [forward, backward]``.
 
 The forward sweep is the primal, with the subexpressions the backward sweep
-reads bound to names; it returns the outputs and a tuple of those saved
-values. The backward sweep takes the saved tuple and the outputs'
-cotangents, and pulls them back statement by statement, in reverse::
+reads bound to names; it returns the outputs and a tuple of the values the
+backward sweep reads. The backward sweep takes that tuple and the outputs'
+cotangents and pulls them back statement by statement, in reverse::
 
     def f_forward(m):                       def f_backward(saved, out_bar):
         t1 = x - m                              m, t1, out = saved
         out = np.exp(-1.5 * t1 ** 2)            m_bar = unbroadcast(3.0 * out_bar * t1 * out, m)
         return out, (m, t1, out)                return m_bar
 
-A variable assigned twice gets a new name for its second value (``y``,
-``y2``), so that the backward sweep reads each value as it was when it was
-used; nothing is copied. A call to a user function runs that function's own
-forward sweep and, in the backward sweep, its own backward sweep.
+What the backward sweep reads must be what the forward sweep saw:
+
+- A variable assigned again gets a new name (``y``, ``y2``), so no value is
+  overwritten; where paths join, or an iteration ends, a copy gives the
+  value its common name (``y4 = y2``).
+- Inside a loop each statement pushes, onto a list used as a stack (the
+  tape), the values its adjoint reads that change from one iteration to the
+  next, and its adjoint pops them; a branch pushes its condition, an inner
+  loop its trip count. Nothing else is recorded: a loop that only reads
+  loop-invariant values stores nothing per iteration.
+- An in-place update ``y[i] = v`` saves the elements it overwrites, and the
+  backward sweep puts them back, when some adjoint reads ``y``.
+
+Branches and loops keep their shape: a loop becomes one loop in the forward
+sweep and one reversed loop in the backward sweep.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
-from dataclasses import dataclass, field
 
 from .activity import returned
 from .anno import copy_annos, get_anno
+from .backward import BackwardEmitter, fit
 from .codegen import FunctionContext, function_def, name, params_of, store, tuple_target
 from .dag import NotDifferentiable, active_nodes, adjoints, build
-from .expr import Graph, Node, schedule
-
-
-@dataclass
-class Plan:
-    """What the backward sweep does for one active statement."""
-
-    origin: ast.stmt | None
-    kind: str  # "expr" | "call" | "unpack"
-    target: list[str]  # versioned target names
-    graph: Graph | None = None
-    root: Node | None = None
-    contributions: dict[Node, Node] = field(default_factory=dict)
-    names: dict[Node, str] = field(default_factory=dict)  # primal nodes bound in the forward sweep
-    call: object = None
-    args: list[str] = field(default_factory=list)
-    saved: str = ""
-    source: str = ""
+from .expr import Node, schedule
+from .plans import Assignment, Branch, Call, Copy, Loop, Step, Unpack, Update
 
 
 class _Rename(ast.NodeTransformer):
@@ -70,80 +65,172 @@ class ReverseEmitter:
         self.params = params_of(ctx.tree)
         self.current: dict[str, str] = {p: p for p in self.params}  # variable -> name of its current value
         self.forward_locals: list[str] = list(self.params)
-        self.plans: list[Plan] = []
+        self.steps: list[Step] = []
         self.bars: dict[str, str] = {}
-        self.initialized: set[str] = set()
+        self.scopes: list[set[str]] = []  # names that vary in each enclosing loop or branch, innermost last
+        self.conditional: set[str] = set()  # names defined only on some paths (in a loop or a branch)
+        self.indices: set[str] = set()  # variables of the enclosing loops over ranges: the backward sweep recomputes them
+        self.tape = ctx.names.fresh("tape")
+        self.uses_tape = False
+        self.saves: list[tuple[list[ast.stmt], ast.stmt, Update]] = []  # in-place saves to fill in at the end
 
-    # names ---------------------------------------------------------------------
+    # names -----------------------------------------------------------------------
 
     def version(self, var: str) -> str:
         """The name for a new value of ``var``: itself the first time."""
         new = var if var not in self.current else self.ctx.names.fresh(var)
+        self.define(var, new)
+        return new
+
+    def define(self, var: str, new: str) -> None:
         self.current[var] = new
         self.forward_locals.append(new)
-        return new
+        for scope in self.scopes:  # a value made in a branch of a loop is local to the loop too
+            scope.add(new)
+        if self.scopes:
+            self.conditional.add(new)
 
     def bar(self, var: str) -> str:
         return self.ctx.derived_name(var, "bar", self.bars)
 
-    def renamed(self, expr: ast.expr) -> ast.expr:
+    def renamed(self, expr: ast.AST) -> ast.AST:
         return _Rename(self.current).visit(copy.deepcopy(expr))
 
-    # forward sweep ---------------------------------------------------------------
+    def varies(self, name_: str) -> bool:
+        """Must an adjoint get this value from the tape? When it changes from
+        one iteration of an enclosing loop to the next, or exists only on
+        some paths (then it cannot be saved at the end of the sweep)."""
+        if name_ in self.indices:
+            return False
+        return name_ in self.conditional or any(name_ in defined for defined in self.scopes)
 
-    def forward_sweep(self) -> tuple[list[ast.stmt], list[ast.expr]]:
-        body: list[ast.stmt] = []
-        outputs: list[ast.expr] = []
-        for stmt in self.ctx.tree.body:
+    def push(self, names: list[str], shapes: dict[str, str] | None = None) -> list[ast.stmt]:
+        """``tape.append(x)`` (or a tuple) inside loops and branches; nothing
+        outside. ``names`` lists the popped names in order: a value, or (for
+        ``shapes``, value -> name) the shape of a value, ``np.shape(v)``."""
+        values = [n for n in dict.fromkeys(names) if self.varies(n)]
+        of_shape = {s: v for v, s in (shapes or {}).items()}
+        items = values + list(of_shape)
+        if not items:
+            return []
+        self.uses_tape = True
+        exprs = [name(n) if n not in of_shape else ast.Call(self.ctx.printer.function_ref("np.shape"), [name(of_shape[n])], []) for n in items]
+        value = exprs[0] if len(exprs) == 1 else ast.Tuple(exprs, ast.Load())
+        return [ast.Expr(ast.Call(ast.Attribute(name(self.tape), "append", ast.Load()), [value], []))]
+
+    # the forward sweep -------------------------------------------------------------
+
+    def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in stmts:
             origin = get_anno(stmt, "origin")
             try:
-                if isinstance(stmt, ast.Return):
-                    outputs = [self.renamed(o) for o in returned(self.ctx.tree)]
-                    continue
-                emitted = self.forward_statement(stmt, origin)
+                emitted = self.statement(stmt, origin)
             except NotDifferentiable as exc:
                 raise self.ctx.fn.error(origin, exc.message, exc.hint) from None
-            body += self.ctx.comment(emitted, origin)
-        return body, outputs
+            out += self.ctx.comment(emitted, origin)
+        return out
 
-    def forward_statement(self, stmt: ast.stmt, origin) -> list[ast.stmt]:
-        if isinstance(stmt, (ast.If, ast.For, ast.While)) or (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript)):
-            construct = {ast.If: "branches", ast.For: "loops", ast.While: "loops"}.get(type(stmt), "in-place updates")
-            raise NotDifferentiable(f"reverse mode does not support {construct} yet", "use mode='forward' for this function")
+    def statement(self, stmt: ast.stmt, origin: ast.stmt | None) -> list[ast.stmt]:
+        if isinstance(stmt, ast.If):
+            return self.branch(stmt, origin)
+        if isinstance(stmt, (ast.For, ast.While)):
+            return self.loop(stmt, origin)
         if not isinstance(stmt, ast.Assign):
-            return [self.ctx.respell(self.renamed(stmt))]  # type: ignore[arg-type,list-item]
-        value = self.renamed(stmt.value)
+            return [self.ctx.respell(self.renamed(stmt))]  # type: ignore[list-item]
         target = stmt.targets[0]
+        if isinstance(target, ast.Subscript):
+            return self.update(stmt, origin)
+        if get_anno(stmt, "flag"):  # control flags: no versions (only branches read them, as recorded conditions)
+            self.define(target.id, target.id)  # type: ignore[attr-defined]
+            return [self.ctx.respell(self.renamed(stmt))]  # type: ignore[list-item]
+        value = self.renamed(stmt.value)
         targets = [target.id] if isinstance(target, ast.Name) else [e.id for e in target.elts]  # type: ignore[attr-defined]
-        graph = self.ctx.graph()
-        root = None
-        if isinstance(target, ast.Name) and get_anno(stmt.value, "callee") is None:
-            root = build(graph, value, self.ctx.shapes)
+        callee = get_anno(stmt.value, "callee")
         if not self.act.is_active(stmt):
-            versions = [self.version(t) for t in targets]
-            for v in versions:
-                self.ctx.shapes.assign(v, root.shape if root is not None else None)
-            assign = ast.Assign([tuple_target(versions)], value)
-            return [self.ctx.respell(assign)]  # type: ignore[list-item]
-        if get_anno(stmt.value, "callee") is not None:
-            return self.forward_call(stmt, value, targets, origin)
-        if root is None:
-            return self.forward_unpack(stmt, value, targets, origin)
+            return self.inactive(value, targets, callee is None and isinstance(target, ast.Name))
+        if callee is not None:
+            return self.call(stmt, value, targets, origin)  # type: ignore[arg-type]
+        if isinstance(target, ast.Tuple):
+            return self.unpack(value, targets, origin)
+        return self.assignment(stmt, value, targets[0], origin)
+
+    def inactive(self, value: ast.expr, targets: list[str], single: bool) -> list[ast.stmt]:
+        shape = build(self.ctx.graph(), value, self.ctx.shapes).shape if single else None
+        versions = [self.version(t) for t in targets]
+        for v in versions:
+            self.ctx.shapes.assign(v, shape)
+        return [self.ctx.respell(ast.Assign([tuple_target(versions)], value))]  # type: ignore[list-item]
+
+    def assignment(self, stmt: ast.Assign, value: ast.expr, target: str, origin) -> list[ast.stmt]:
+        graph = self.ctx.graph()
+        root = build(graph, value, self.ctx.shapes)
         varied = self.act.varied_before(stmt)
-        active_vars = {self.current.get(v, v) for v in varied if v in self.act.active_vars}
-        active = active_nodes(graph, root, active_vars.__contains__)
-        version = self.version(targets[0])
+        active_names = {self.current.get(v, v) for v in varied if v in self.act.active_vars}
+        active = active_nodes(graph, root, active_names.__contains__)
+        version = self.version(target)
         self.ctx.shapes.assign(version, root.shape)
         seed = graph.var(self.bar(version), self.ctx.shapes(version))
-        contributions = adjoints(graph, root, seed, active).contributions
+        raw = adjoints(graph, root, seed, active).contributions
+        contributions = {leaf.name: fit(graph, c, leaf) for leaf, c in raw.items()}
         primal = {n for n in root.walk() if not n.is_leaf}
         needed = {n for c in contributions.values() for n in c.reached(primal)} - {root}
         emitted = schedule([(version, root)], self.ctx.printer, self.ctx.temp, force=needed)
-        self.forward_locals += [n for node, n in emitted.names.items() if n != version]
-        self.plans.append(Plan(origin, "expr", [version], graph, root, contributions, emitted.names))
-        return emitted.statements
+        for node, bound in emitted.names.items():
+            if bound != version:
+                self.define(bound, bound)
+        step = Assignment(origin, version, graph, root, contributions, emitted.names)
+        shapes = self.read_shapes_only(step)
+        step.pushed = [r for r in self.reads(step) if self.varies(r) and r not in shapes.values()] + list(shapes.values())
+        self.steps.append(step)
+        return emitted.statements + self.push(step.pushed[: len(step.pushed) - len(shapes)], shapes)
 
-    def forward_call(self, stmt: ast.Assign, value: ast.Call, targets: list[str], origin) -> list[ast.stmt]:
+    def read_shapes_only(self, step: Assignment) -> dict[str, str]:
+        """Loop-variant values the adjoint reads only for their shape (to sum
+        a contribution back to it): it reads a pushed shape instead, so that
+        no array is kept per iteration for that. Returns value -> shape name."""
+        shaped: dict[str, str] = {}
+        graph = step.graph
+        for var, contribution in list(step.contributions.items()):
+            if contribution.op != "rt.unbroadcast":
+                continue
+            g, like = contribution.args
+            if like.op != "var" or not self.varies(like.name) or self.reads_value(step, like.name, skip=contribution):
+                continue
+            if like.name not in shaped:
+                shaped[like.name] = self.ctx.names.fresh(f"{like.name}_shape")
+            step.contributions[var] = graph.call("rt.sum_to_shape", g, graph.var(shaped[like.name], None))
+        return shaped
+
+    def reads_value(self, step: Assignment, var: str, skip: Node) -> bool:
+        """Does the adjoint read ``var``'s value (not only its shape in ``skip``)?"""
+        names = dict(step.names)
+        names[step.root] = step.target
+        for contribution in step.contributions.values():
+            nodes = contribution.args[:1] if contribution is skip else (contribution,)
+            for node in nodes:
+                for sub in node.walk(lambda n: n in names):
+                    if (sub in names and names[sub] == var) or (sub.op == "var" and sub.name == var):
+                        return True
+        return False
+
+    def reads(self, step: Assignment) -> list[str]:
+        """The primal values an assignment's adjoint reads."""
+        names = dict(step.names)
+        names[step.root] = step.target
+        bars = set(self.bars.values())
+        found: list[str] = []
+        for contribution in step.contributions.values():
+            for node in contribution.walk(lambda n: n in names):
+                if node in names:
+                    found.append(names[node])
+                elif node.op == "var" and node.name not in bars:
+                    found.append(node.name)
+                elif node.op == "ast":
+                    found += sorted(node.attr.names)  # type: ignore[union-attr]
+        return list(dict.fromkeys(found))
+
+    def call(self, stmt: ast.Assign, value: ast.Call, targets: list[str], origin) -> list[ast.stmt]:
         call = self.act.calls[id(stmt)]
         self.ctx.module.request(call, "forward")
         args = [a.id if isinstance(a, ast.Name) else "" for a in value.args]
@@ -151,149 +238,247 @@ class ReverseEmitter:
         for v in versions:
             self.ctx.shapes.assign(v, None)
         saved = self.ctx.names.fresh(f"{versions[0]}_saved")
-        self.forward_locals.append(saved)
-        self.plans.append(Plan(origin, "call", versions, call=call, args=args, saved=saved))
+        self.define(saved, saved)
+        step = Call(origin, versions, call, args, saved)
+        step.pushed = [saved] if self.varies(saved) else []
+        self.steps.append(step)
         lhs = tuple_target(versions + [saved])
         call_expr = ast.Call(name(self.ctx.callee_name(call, "forward")), [self.ctx.respell(a) for a in value.args], [])  # type: ignore[misc]
-        return [ast.Assign([lhs], call_expr)]
+        return [ast.Assign([lhs], call_expr)] + self.push(step.pushed)
 
-    def forward_unpack(self, stmt: ast.Assign, value: ast.expr, targets: list[str], origin) -> list[ast.stmt]:
+    def unpack(self, value: ast.expr, targets: list[str], origin) -> list[ast.stmt]:
         versions = [self.version(t) for t in targets]
         for v in versions:
             self.ctx.shapes.assign(v, None)
-        self.plans.append(Plan(origin, "unpack", versions, source=value.id))  # type: ignore[attr-defined]
-        return [ast.Assign([tuple_target(versions)], value)]
+        source = value.id  # type: ignore[attr-defined]
+        step = Unpack(origin, versions, source)
+        step.pushed = [source] if self.varies(source) else []
+        self.steps.append(step)
+        return [ast.Assign([tuple_target(versions)], value)] + self.push(step.pushed)
 
-    # backward sweep ---------------------------------------------------------------
+    def update(self, stmt: ast.Assign, origin) -> list[ast.stmt]:
+        """``y[i] = v``; before it, a place for saving the elements it
+        overwrites (filled in at the end if an adjoint reads ``y``)."""
+        target: ast.Subscript = stmt.targets[0]  # type: ignore[assignment]
+        array = target.value.id  # type: ignore[attr-defined]
+        index = self.renamed(target.slice)
+        value = self.renamed(stmt.value)
+        carries = self.act.is_active(stmt) and isinstance(value, ast.Name) and stmt.value.id in self.act.varied_before(stmt)  # type: ignore[attr-defined]
+        step = Update(origin, array, index, value.id if carries else None, in_loop=bool(self.scopes))  # type: ignore[attr-defined]
+        index_names = sorted({n.id for n in ast.walk(index) if isinstance(n, ast.Name)})
+        step.pushed = [n for n in index_names if self.varies(n)]
+        shapes: dict[str, str] = {}
+        if carries and self.varies(value.id):  # type: ignore[attr-defined]
+            step.value_shape = shapes[value.id] = self.ctx.names.fresh(f"{value.id}_shape")  # type: ignore[attr-defined]
+            step.pushed.append(step.value_shape)
+        self.steps.append(step)
+        placeholder: ast.stmt = ast.Pass()
+        out = [placeholder, self.ctx.respell(ast.Assign([ast.Subscript(name(array), index, ast.Store())], value))]  # type: ignore[list-item]
+        self.saves.append((out, placeholder, step))
+        return out + self.push(step.pushed[: len(step.pushed) - len(shapes)], shapes)
 
-    def accumulate(self, graph: Graph, var: str, contribution: Node) -> tuple[str, Node]:
-        """``var_bar = var_bar + c`` (or ``var_bar = c`` for the first)."""
-        bar = self.bar(var)
-        leaf = graph.var(var, self.ctx.shapes(var))
-        fitted = fit(graph, contribution, leaf)
-        if bar in self.initialized:
-            return bar, graph.add(graph.var(bar, leaf.shape), fitted)  # type: ignore[return-value]
-        self.initialized.add(bar)
-        return bar, fitted
+    def branch(self, stmt: ast.If, origin) -> list[ast.stmt]:
+        if _is_loop_exit(stmt):  # `if stop: break` changes no value: no adjoint
+            return [ast.If(self.renamed(stmt.test), [ast.Break()], [])]  # type: ignore[arg-type]
+        condition = self.renamed(stmt.test)
+        before = dict(self.current)
+        then_stmts, then_steps, then_current = self.arm(stmt.body, before)
+        else_stmts, else_steps, else_current = self.arm(stmt.orelse, before)
+        self.current = dict(before)
+        local = {n for n in (set(then_current.values()) | set(else_current.values())) if n not in before.values()}
+        for var in sorted(set(then_current) | set(else_current)):
+            a, b = then_current.get(var), else_current.get(var)
+            if a == b or a is None or b is None:  # the same value, or defined on one path only
+                self.current[var] = a or b  # type: ignore[assignment]
+                continue
+            joined = self.ctx.names.fresh(var)
+            self.define(var, joined)
+            local.add(joined)
+            for value, stmts, steps in ((a, then_stmts, then_steps), (b, else_stmts, else_steps)):
+                stmts.append(ast.Assign([store(joined)], name(value)))
+                steps.append(Copy(origin, joined, value))
+        step = Branch(origin, condition, then_steps, else_steps, local=local)  # type: ignore[arg-type]
+        cond_names = [n.id for n in ast.walk(condition) if isinstance(n, ast.Name)]
+        step.pushed = [n for n in cond_names if self.varies(n)]
+        self.steps.append(step)
+        new = ast.If(self.ctx.respell(condition), then_stmts or [ast.Pass()], else_stmts)  # type: ignore[arg-type]
+        return [new] + self.push(step.pushed)  # pushed after: the backward sweep pops it before the branch
 
-    def backward_statement(self, plan: Plan) -> list[ast.stmt]:
-        if not any(self.bar(t) in self.initialized for t in plan.target):
-            return []  # no cotangent reached these values: nothing to pull back
-        if plan.kind == "call":
-            return self.backward_call(plan)
-        if plan.kind == "unpack":
-            return self.backward_unpack(plan)
-        graph = plan.graph
-        roots = []
-        for leaf, contribution in plan.contributions.items():
-            roots.append(self.accumulate(graph, leaf.name, contribution))  # type: ignore[arg-type]
-        names = dict(plan.names)
-        names[plan.root] = plan.target[0]  # type: ignore[index]
-        return schedule(roots, self.ctx.printer, self.ctx.temp, names=names).statements
+    def arm(self, stmts: list[ast.stmt], before: dict[str, str]) -> tuple[list[ast.stmt], list[Step], dict[str, str]]:
+        """One block of a branch, from the state ``before``."""
+        self.current = dict(before)
+        outer_steps, self.steps = self.steps, []
+        self.scopes.append(set())
+        out = self.block(stmts)
+        self.scopes.pop()
+        steps, self.steps = self.steps, outer_steps
+        return out, steps, dict(self.current)
 
-    def backward_call(self, plan: Plan) -> list[ast.stmt]:
-        """``a_bar, b_bar = f_backward(y_saved, y_bar)``: the callee's backward
-        sweep, its results added to the adjoints of the arguments it was given."""
-        call = plan.call
-        self.ctx.module.request(call, "backward")  # type: ignore[arg-type]
-        graph = self.ctx.graph()
-        indices = sorted(call.active_outputs) if len(plan.target) > 1 else [0]  # type: ignore[attr-defined]
-        out_bars = [self.bar_or_zeros(graph, plan.target[i]) for i in indices]
-        params = params_of(self.ctx.module.program.normal_form(call.callee))  # type: ignore[attr-defined]
-        receivers = [a for p, a in zip(params, plan.args, strict=True) if p in call.active_params]  # type: ignore[attr-defined]
-        # the first adjoint of a variable passed once is bound directly; others are added
-        direct = [self.bar(a) not in self.initialized and receivers.count(a) == 1 for a in receivers]
-        results = [self.bar(a) if d else self.ctx.names.fresh(f"{a}_bar_part") for a, d in zip(receivers, direct)]
-        backward = ast.Call(name(self.ctx.callee_name(call, "backward")), [name(plan.saved), *out_bars], [])  # type: ignore[arg-type]
-        stmts: list[ast.stmt] = [ast.Assign([tuple_target(results)], backward)]
-        for is_direct, result, a in zip(direct, results, receivers):
-            if is_direct:
-                self.initialized.add(result)
+    def loop(self, stmt: ast.For | ast.While, origin) -> list[ast.stmt]:
+        """The loop as it is, its loop-carried values copied back to their
+        common names at the end of each iteration; its trip count recorded
+        when it can end early, or is a while loop."""
+        assigned = _assigned(stmt.body)
+        entry = dict(self.current)
+        carried = {v: entry.get(v, v) for v in assigned}
+        before: list[ast.stmt] = []
+        index = iterations = count = None
+        if isinstance(stmt, ast.For):
+            index = stmt.target.id  # type: ignore[attr-defined]
+            iterations = self.ctx.names.numbered("iterations")
+            self.define(iterations, iterations)
+            before.append(ast.Assign([store(iterations)], self.ctx.respell(self.renamed(stmt.iter))))  # type: ignore[arg-type]
+            self.define(index, index)
+            self.indices.add(index)
+        if isinstance(stmt, ast.While) or _leaves_early(stmt):
+            count = self.ctx.names.numbered("count")
+            self.define(count, count)
+            before.append(ast.Assign([store(count)], ast.Constant(0)))
+        self.current = dict(entry)
+        for canonical in carried.values():  # values change from one iteration to the next
+            self.ctx.shapes.forget(canonical)
+            for scope in self.scopes:
+                scope.add(canonical)
+        self.scopes.append(set(carried.values()))
+        outer_steps, self.steps = self.steps, []
+        body = self.block(stmt.body)
+        end = len(body) - 1 if stmt.body and _is_loop_exit(stmt.body[-1]) else len(body)
+        copies: list[ast.stmt] = []
+        copied: set[str] = set()
+        for var in sorted(carried):
+            last = self.current.get(var)
+            if last is not None and last != carried[var]:
+                copies.append(ast.Assign([store(carried[var])], name(last)))
+                self.steps.append(Copy(origin, carried[var], last))
+                copied.add(carried[var])
+        body[end:end] = copies
+        if count is not None:
+            body.insert(0, ast.Assign([store(count)], ast.BinOp(name(count), ast.Add(), ast.Constant(1))))
+        body_steps, self.steps = self.steps, outer_steps
+        local = self.scopes.pop()
+        self.current = dict(entry)
+        for var, canonical in carried.items():
+            self.define(var, canonical)
+        if index is not None:  # after its loop, the last value of a loop variable exists only if the loop ran
+            self.indices.discard(index)
+            self.conditional.add(index)
+        step = Loop(origin, body_steps, index, iterations, count, local=local, carried=copied, canonical=set(carried.values()))
+        step.pushed = [n for n in (iterations, count) if n is not None and self.varies(n)]
+        self.steps.append(step)
+        new = copy.copy(stmt)
+        new.body = body or [ast.Pass()]
+        if isinstance(stmt, ast.For):
+            new.iter = name(iterations)  # type: ignore[arg-type]
+        else:
+            new.test = self.ctx.respell(self.renamed(stmt.test))  # type: ignore[assignment]
+        return before + [new] + self.push(step.pushed)  # pushed after: popped before the reversed loop
+
+    # the whole function -----------------------------------------------------------------
+
+    def fill_saves(self, body: list[ast.stmt], read: set[str]) -> list[ast.stmt]:
+        """Save the elements each in-place update overwrites, for the arrays
+        an adjoint reads (in the place held for it before the update)."""
+        replacements: dict[int, list[ast.stmt]] = {}
+        for _, placeholder, step in self.saves:
+            if step.array not in read:
+                replacements[id(placeholder)] = []
+                continue
+            region = ast.Subscript(name(step.array), copy.deepcopy(step.index), ast.Load())
+            saved = ast.Call(self.ctx.printer.function_ref("np.copy"), [region], [])
+            if step.in_loop:
+                self.uses_tape = True
+                step.restore = self.tape
+                replacements[id(placeholder)] = [ast.Expr(ast.Call(ast.Attribute(name(self.tape), "append", ast.Load()), [saved], []))]
             else:
-                bar, node = self.accumulate(graph, a, graph.var(result, self.ctx.shapes(a)))
-                stmts += schedule([(bar, node)], self.ctx.printer, self.ctx.temp).statements
-        return stmts
-
-    def bar_or_zeros(self, graph: Graph, var: str) -> ast.expr:
-        """The adjoint of ``var``, or zeros when no cotangent reached it."""
-        bar = self.bar(var)
-        if bar in self.initialized:
-            return name(bar)
-        return self.ctx.printer.expr(graph.call("rt.zeros_like", graph.var(var, None)), {})  # type: ignore[return-value]
-
-    def backward_unpack(self, plan: Plan) -> list[ast.stmt]:
-        graph = self.ctx.graph()
-        bars = [graph.var(self.bar(t), None) if self.bar(t) in self.initialized else graph.const(None) for t in plan.target]
-        source = graph.var(plan.source, self.ctx.shapes(plan.source))
-        value = graph.call("rt.unpack_adjoint", source, graph.op("tuple", bars))
-        bar, node = self.accumulate(graph, plan.source, value)
-        return schedule([(bar, node)], self.ctx.printer, self.ctx.temp).statements
-
-    def output_parameters(self, outputs: list[ast.expr]) -> tuple[list[str], list[ast.stmt]]:
-        """The backward sweep's cotangent parameters, one per output."""
-        wanted = range(len(outputs)) if self.entry else sorted(self.act.active_outputs)
-        params: list[str] = []
-        merges: list[ast.stmt] = []
-        for i in wanted:
-            out = outputs[i]
-            if isinstance(out, ast.Name) and out.id in self.forward_locals:
-                bar = self.bar(out.id)
-                if bar in self.initialized:  # the same value returned twice
-                    extra = self.ctx.names.fresh(bar)
-                    params.append(extra)
-                    merges.append(ast.Assign([store(bar)], ast.BinOp(name(bar), ast.Add(), name(extra))))
-                else:
-                    self.initialized.add(bar)
-                    params.append(bar)
-            else:
-                params.append(self.ctx.names.fresh(f"out{i}_bar"))
-        return params, merges
+                step.restore = self.ctx.names.fresh(f"{step.array}_overwritten")
+                self.forward_locals.append(step.restore)
+                replacements[id(placeholder)] = [ast.Assign([store(step.restore)], saved)]
+        return _replaced(body, replacements)
 
     def run(self) -> list[ast.FunctionDef]:
-        forward_body, outputs = self.forward_sweep()
+        forward_body = self.block(self.ctx.tree.body[:-1])
+        outputs = [self.renamed(o) for o in returned(self.ctx.tree)]
+        forward_body = self.fill_saves(forward_body, _read_names_of_steps(self.steps))
         self.ctx.commented.clear()  # the backward sweep quotes the user's lines again
-        out_params, backward_body = self.output_parameters(outputs)
-        for plan in reversed(self.plans):
-            body = self.backward_statement(plan)
-            backward_body += self.ctx.comment(body, plan.origin) if plan.origin is not None else body
-        graph = self.ctx.graph()
-        results = []
-        for p in self.adjoint_params:
-            bar = self.bar(p)
-            if bar in self.initialized:
-                results.append(name(bar))
-            else:
-                results.append(self.ctx.printer.expr(graph.call("rt.zeros_like", graph.var(p, None)), {}))
-        backward_body.append(ast.Return(results[0] if len(results) == 1 else ast.Tuple(results, ast.Load())))
-        saved = self.saved_names(backward_body)
+        backward = BackwardEmitter(self)
+        out_params, backward_body = backward.output_parameters(outputs)
+        backward_body += backward.steps(self.steps)
+        backward_body.append(backward.results(self.adjoint_params))
+        if self.uses_tape:
+            forward_body.insert(0, ast.Assign([store(self.tape)], ast.List([], ast.Load())))
+            self.forward_locals.append(self.tape)
+        available = [n for n in dict.fromkeys(self.forward_locals) if n not in self.conditional]
+        saved = [n for n in available if n in _read_names(backward_body)]
         saved_param = self.ctx.names.fresh("saved")
+        # the backward sweep may run more than once on what one forward sweep saved:
+        # it pops its own copy of the tape and restores elements into its own copies
+        restored = sorted({s.array for _, _, s in self.saves if s.restore} & set(saved))
+        private = [ast.Assign([store(self.tape)], ast.Call(name("list"), [name(self.tape)], []))] if self.tape in saved else []
+        private += [ast.Assign([store(a)], ast.Call(self.ctx.printer.function_ref("np.copy"), [name(a)], [])) for a in restored]
+        backward_body[0:0] = private
         if saved:
             backward_body.insert(0, ast.Assign([ast.Tuple([store(s) for s in saved], ast.Store())], name(saved_param)))
-        forward_body.append(ast.Return(ast.Tuple([self.ctx.respell(o) for o in outputs] + [tuple_value_always(saved)], ast.Load())))  # type: ignore[misc]
+        forward_body.append(ast.Return(ast.Tuple([self.ctx.respell(o) for o in outputs] + [ast.Tuple([name(n) for n in saved], ast.Load())], ast.Load())))  # type: ignore[misc]
         forward = function_def(self.forward_name, self.params, forward_body)
-        backward = function_def(self.backward_name, [saved_param] + out_params, backward_body)
-        return [forward, backward]
-
-    def saved_names(self, body: list[ast.stmt]) -> list[str]:
-        """Forward-sweep values the backward sweep reads, in order of definition."""
-        local = set(self.forward_locals)
-        assigned = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-        read = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        needed = (read & local) - assigned
-        return [n for n in dict.fromkeys(self.forward_locals) if n in needed]
+        backward_fn = function_def(self.backward_name, [saved_param] + out_params, backward_body)
+        return [forward, backward_fn]
 
 
-def tuple_value_always(names: list[str]) -> ast.expr:
-    return ast.Tuple([name(n) for n in names], ast.Load())
+def _replaced(stmts: list[ast.stmt], replacements: dict[int, list[ast.stmt]]) -> list[ast.stmt]:
+    """The block with the statements whose ids are keys replaced, at any depth."""
+    out: list[ast.stmt] = []
+    for stmt in stmts:
+        if id(stmt) in replacements:
+            out += replacements[id(stmt)]
+            continue
+        for field_name in ("body", "orelse"):
+            if isinstance(getattr(stmt, field_name, None), list):
+                setattr(stmt, field_name, _replaced(getattr(stmt, field_name), replacements) or ([] if field_name == "orelse" else [ast.Pass()]))
+        out.append(stmt)
+    return out
 
 
-def fit(graph: Graph, contribution: Node, leaf: Node) -> Node:
-    """A contribution brought to the shape of the variable it belongs to."""
-    if contribution.shape is not None and contribution.shape == leaf.shape:
-        return contribution
-    if leaf.shape == frozenset():
-        return graph.total(contribution)
-    return graph.call("rt.unbroadcast", contribution, leaf)
+def _assigned(stmts: list[ast.stmt]) -> set[str]:
+    """Variables given new values in these statements (not loop variables,
+    not in-place updates, not control flags)."""
+    found: set[str] = set()
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Assign) and not get_anno(node, "flag"):
+                target = node.targets[0]
+                if isinstance(target, ast.Name):
+                    found.add(target.id)
+                elif isinstance(target, ast.Tuple):
+                    found.update(e.id for e in target.elts)  # type: ignore[attr-defined]
+    return found
+
+
+def _is_loop_exit(stmt: ast.stmt) -> bool:
+    """``if stop: break``, the last statement of a loop that may be left early."""
+    return isinstance(stmt, ast.If) and len(stmt.body) == 1 and isinstance(stmt.body[0], ast.Break)
+
+
+def _leaves_early(stmt: ast.For | ast.While) -> bool:
+    return bool(stmt.body) and _is_loop_exit(stmt.body[-1])
+
+
+def _read_names(stmts: list[ast.stmt]) -> set[str]:
+    return {n.id for s in stmts for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _read_names_of_steps(steps: list[Step]) -> set[str]:
+    """Names the adjoints of these steps read (whether or not a cotangent
+    reached them in this emission): arrays restored in place are among them."""
+    found: set[str] = set()
+    for step in steps:
+        if isinstance(step, Assignment):
+            for c in step.contributions.values():
+                found |= {n.name for n in c.walk() if n.op == "var"}
+        elif isinstance(step, Branch):
+            found |= _read_names_of_steps(step.then) | _read_names_of_steps(step.orelse)
+        elif isinstance(step, Loop):
+            found |= _read_names_of_steps(step.body)
+    return found
 
 
 def emit_reverse(ctx: FunctionContext, forward_name: str, backward_name: str, adjoint_params: list[str], entry: bool) -> list[ast.FunctionDef]:

@@ -75,7 +75,7 @@ class Structurer:
 
     def flag(self, name: str, origin: ast.stmt) -> ast.stmt:
         stmt = ast.Assign([ast.Name(name, ast.Store())], ast.Constant(True))
-        return _located(stmt, origin)
+        return _flag(_located(stmt, origin))
 
     def leave_return(self, stmt: ast.Return) -> tuple[list[ast.stmt], Exits]:
         value = stmt.value
@@ -154,7 +154,7 @@ class Structurer:
         self.used |= flags
         go_on = self.names.numbered("go_on")
         test = ast.UnaryOp(ast.Not(), _any(sorted(flags)))
-        check = _located(ast.Assign([ast.Name(go_on, ast.Store())], _opaque(test)), origin)
+        check = _flag(_located(ast.Assign([ast.Name(go_on, ast.Store())], _opaque(test)), origin))
         guard = _located(ast.If(ast.Name(go_on, ast.Load()), rest_stmts, []), origin)
         # the guard is skipped only on paths that already left
         return [check, guard], Exits(always=rest_exits.always, flags=set(flags) | rest_exits.flags)
@@ -172,10 +172,10 @@ class Structurer:
         flags = exits.flags
         before: list[ast.stmt] = []
         if loop.skip in flags:
-            body.insert(0, _located(ast.Assign([ast.Name(loop.skip, ast.Store())], ast.Constant(False)), stmt))
+            body.insert(0, _flag(_located(ast.Assign([ast.Name(loop.skip, ast.Store())], ast.Constant(False)), stmt)))
         if loop.stop in flags:
             self.used.add(loop.stop)
-            before.append(_located(ast.Assign([ast.Name(loop.stop, ast.Store())], ast.Constant(False)), stmt))
+            before.append(_flag(_located(ast.Assign([ast.Name(loop.stop, ast.Store())], ast.Constant(False)), stmt)))
             body.append(_located(ast.If(ast.Name(loop.stop, ast.Load()), [_located(ast.Break(), stmt)], []), stmt))
         new = copy.copy(stmt)
         new.body = body or [_located(ast.Pass(), stmt)]
@@ -191,7 +191,7 @@ class Structurer:
             falls = self.fn.tree.body[-1]  # where control reaches the end of the function
             raise self.fn.error(falls, f"not every path of {self.fn.name} returns a value", "end every path with `return <value>`")
         origin = get_anno(out[-1], "origin") if out else None
-        start = _located(ast.Assign([ast.Name(self.returned, ast.Store())], ast.Constant(False)), origin)
+        start = _flag(_located(ast.Assign([ast.Name(self.returned, ast.Store())], ast.Constant(False)), origin))
         value = ast.Tuple([ast.Name(o, ast.Load()) for o in self.outputs], ast.Load()) if len(self.outputs) > 1 else ast.Name(self.outputs[0], ast.Load())
         final = _located(ast.Return(value), origin)
         return [start] + out + [final]
@@ -205,6 +205,11 @@ def _any(flags: list[str]) -> ast.expr:
 def _opaque(e: ast.expr) -> ast.expr:
     set_anno(e, "opaque", True)
     return e
+
+
+def _flag(stmt: ast.stmt) -> ast.stmt:
+    set_anno(stmt, "flag", True)
+    return stmt
 
 
 def _located(stmt: ast.stmt, origin: ast.stmt | None) -> ast.stmt:

@@ -9,7 +9,7 @@ import pytest
 
 from s2s import check, differentiate
 
-MODES = ("forward",)
+MODES = ("forward", "reverse")
 
 SOURCE = '''
 import numpy as np

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..expr import SCALAR
 from ..runtime import core as runtime_core
-from .core import Family, Site, elementwise_shape, same_shape_as
+from .core import Family, Site, elementwise_shape, same_shape_as, unknown_shape
 
 family = Family()
 
@@ -19,12 +19,14 @@ def _shape_of_second(site: Site):
 
 
 family.helper("rt.unbroadcast", "g, like", shape=_shape_of_second)
+family.helper("rt.sum_to_shape", "g, shape")
 family.helper("rt.broadcast_like", "t, like", shape=_shape_of_second)
 family.helper("rt.owned_like", "t, like", shape=_shape_of_second)
 family.helper("rt.zeros_like", "x", shape=same_shape_as("x"))
 family.helper("rt.reduced_size", "x, axis=None", shape=lambda site: SCALAR)
 family.helper("rt.xlogy", "x, y", shape=elementwise_shape)
 family.helper("rt.unpack_adjoint", "x, bars", shape=same_shape_as("x"))
+family.helper("rt.add_at", "bar, index, g", shape=unknown_shape)
 for name in runtime_core.__all__:  # the rest: shapes unknown
     if f"rt.{name}" not in family.rules:
         family.helper(f"rt.{name}")

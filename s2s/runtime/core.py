@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "unbroadcast",
+    "sum_to_shape",
     "broadcast_like",
     "owned_like",
     "zeros_like",
@@ -34,6 +35,7 @@ __all__ = [
     "norm_tangent",
     "norm_adjoint",
     "unpack_adjoint",
+    "add_at",
 ]
 
 
@@ -58,6 +60,14 @@ def unbroadcast(g: Any, like: Any) -> Any:
     This is the adjoint of numpy's broadcasting.
     """
     target = _shape(like)
+    if _shape(g) == target:
+        return g
+    return sum_to_shape(g, target)
+
+
+def sum_to_shape(g: Any, target: tuple[int, ...]) -> Any:
+    """``unbroadcast`` to a shape given as a tuple (a shape the forward sweep
+    recorded instead of keeping the array)."""
     have = _shape(g)
     if have == target:
         return g
@@ -73,7 +83,9 @@ def unbroadcast(g: Any, like: Any) -> Any:
     if stretched:
         g = np.add.reduce(g, axis=stretched, keepdims=True)
     if g.shape != target:
-        g = broadcast_like(g, like)
+        out = np.empty(target, dtype=np.result_type(g, 1.0))
+        out[...] = g
+        g = out
     return g
 
 
@@ -264,3 +276,13 @@ def unpack_adjoint(x: Any, bars: tuple) -> Any:
         if bar is not None:
             out[i] = bar
     return out
+
+
+def add_at(bar: np.ndarray, index: Any, g: Any) -> None:
+    """``bar[index] += g``, adding once per occurrence where an integer-array
+    index repeats an element (as ``np.add.at`` does)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in "iu" for p in parts):
+        np.add.at(bar, index, g)
+    else:
+        bar[index] += g
