@@ -175,6 +175,12 @@ class Analyzer:
                 if new_head == head:
                     return head
                 head = new_head
+        items = get_anno(stmt, "append")
+        if items is not None:  # items.append(v): like an update, keeps what varied and may add
+            return varied | {items} if _name(stmt.value.args[0]) in varied else varied  # type: ignore[attr-defined]
+        if isinstance(stmt, ast.Expr):
+            self._effects(act, stmt, varied)
+            return varied
         if not isinstance(stmt, ast.Assign):
             return varied
         target = stmt.targets[0]
@@ -210,6 +216,14 @@ class Analyzer:
                 if new_head == head:
                     return head
                 head = new_head
+        items = get_anno(stmt, "append")
+        if items is not None:
+            value = _name(stmt.value.args[0])  # type: ignore[attr-defined]
+            varied = act.varied_before(stmt)
+            if items not in needed or (value not in varied and items not in varied):
+                return needed
+            self._mark(act, stmt, [items])  # type: ignore[arg-type]
+            return needed | ({value} if value in varied else set())  # the other elements stay needed
         if not isinstance(stmt, ast.Assign):
             return needed
         target = stmt.targets[0]
@@ -228,6 +242,18 @@ class Analyzer:
             return rest
         self._mark(act, stmt, [targets[i] for i in live])
         return rest | self._needed_inputs(act, stmt, frozenset(live))
+
+    def _effects(self, act: Activity, stmt: ast.Expr, varied: frozenset[str]) -> None:
+        """A call kept for its effect must not change a varied value behind
+        the derivative's back (``items.extend(ys)``, ``y.sort()``)."""
+        call = stmt.value
+        receiver = call.func.value if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) else None  # type: ignore[union-attr]
+        if isinstance(receiver, ast.Name) and receiver.id in varied:
+            raise act.fn.error(
+                get_anno(stmt, "origin"),
+                f"cannot differentiate `{ast.unparse(call)}`, which may change `{receiver.id}` in place",
+                "build a new value instead; of list methods, s2s differentiates append",
+            )
 
     def _mark(self, act: Activity, stmt: ast.Assign, names: list[str]) -> None:
         if id(stmt) in self.poisoned:

@@ -62,6 +62,17 @@ class Checker:
             return self.block(stmt.body, state).join(self.block(stmt.orelse, state))
         if isinstance(stmt, (ast.For, ast.While)):
             return self.loop(stmt, state)
+        items = get_anno(stmt, "append")
+        if items is not None:  # the list now holds the appended array: it sees changes made to it later
+            self.reads(stmt, state, stmt)
+            state = self.updated(items, state, stmt, "appending to")
+            value = stmt.value.args[0]  # type: ignore[attr-defined]
+            if isinstance(value, ast.Name):
+                base = state.base_of(value.id) or value.id
+                views = dict(state.views)
+                views[items] = base if views.get(items, base) == base else UNKNOWN
+                return State(state.owned, tuple(sorted(views.items())), state.stale)
+            return state
         if not isinstance(stmt, ast.Assign):
             self.reads(stmt, state, stmt)
             return state
@@ -99,7 +110,7 @@ class Checker:
         return head
 
     def updated(self, name: str, state: State, stmt: ast.stmt, what: str) -> State:
-        if name not in state.owned or state.base_of(name) is not None:
+        if name not in state.owned or (state.base_of(name) is not None and what != "appending to"):
             raise self.fn.error(
                 get_anno(stmt, "origin", stmt),
                 f"{what} `{name}`, which may share memory with other arrays (a parameter, a global, a view, or another name for it)",

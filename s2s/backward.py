@@ -29,8 +29,8 @@ import copy
 from typing import TYPE_CHECKING
 
 from .codegen import name, params_of, store, tuple_target
-from .expr import Graph, Node, schedule
-from .plans import Assignment, Branch, Call, Copy, Loop, Step, Unpack, Update
+from .expr import Graph, Node, is_list_shape, schedule
+from .plans import Append, Assignment, Branch, Call, Copy, Loop, Step, Unpack, Update
 from .rules.structural import VIEWS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,7 +64,10 @@ class BackwardEmitter:
             return ast.Assign([store(bar)], ast.Constant(None))
         graph = self.ctx.graph()
         leaf = graph.var(var, self.ctx.shapes(var))
-        value = graph.const(0.0) if leaf.shape == frozenset() else graph.call("rt.zeros_like", leaf)
+        if self.ctx.shapes.is_list(var):
+            value = graph.call("rt.zeros_like_list", leaf)
+        else:
+            value = graph.const(0.0) if leaf.shape == frozenset() else graph.call("rt.zeros_like", leaf)
         bar = self.bar(var)
         self.initialized.add(bar)
         self.maybe.discard(bar)
@@ -75,13 +78,17 @@ class BackwardEmitter:
     def accumulate(self, graph: Graph, var: str, contribution: Node) -> tuple[str, Node]:
         """``var_bar = var_bar + c`` (or ``var_bar = c`` for the first)."""
         bar = self.bar(var)
+        if self.ctx.shapes.is_list(var):  # lists of adjoints add element by element
+            contribution = list_fit(graph, contribution, graph.var(var, self.ctx.shapes(var)))
+            summed = graph.call("rt.add_lists", graph.var(bar, self.ctx.shapes(var)), contribution)
+        else:
+            summed = graph.add(graph.var(bar, self.ctx.shapes(var)), contribution)
         if bar in self.maybe:  # None on some paths: the first contribution there
             current = graph.var(bar, self.ctx.shapes(var))
-            summed = graph.add(current, contribution)
             value = graph.op("ifexp", (graph.op("is_", (current, graph.const(None))), contribution, summed))  # type: ignore[arg-type]
             self.maybe.discard(bar)
         elif bar in self.initialized:
-            value = graph.add(graph.var(bar, self.ctx.shapes(var)), contribution)
+            value = summed
         else:
             self.initialized.add(bar)
             value = contribution
@@ -89,14 +96,17 @@ class BackwardEmitter:
         return bar, value  # type: ignore[return-value]
 
     def own(self, var: str) -> list[ast.stmt]:
-        """Make ``var_bar`` an array this function may update in place."""
+        """Make ``var_bar`` an array (or list) this function may update in place."""
         bar = self.bar(var)
         if bar not in self.initialized:
             return [self.zero(var)]
         if bar in self.owned:
             return []
         graph = self.ctx.graph()
-        value = graph.call("rt.owned_like", graph.var(bar, None), graph.var(var, self.ctx.shapes(var)))
+        if self.ctx.shapes.is_list(var):
+            value = graph.call("builtins.list", graph.var(bar, None))
+        else:
+            value = graph.call("rt.owned_like", graph.var(bar, None), graph.var(var, self.ctx.shapes(var)))
         self.owned.add(bar)
         return [ast.Assign([store(bar)], self.ctx.printer.expr(value, {}))]
 
@@ -169,7 +179,10 @@ class BackwardEmitter:
         out = self.own(var)
         bar = self.bar(var)
         value = self.ctx.printer.expr(g, {})
-        if _basic(index, self.rev.indices):
+        if self.ctx.shapes.is_list(var):  # an element of a list of adjoints: rebound, never changed in place
+            element = ast.Subscript(name(bar), index, ast.Load())
+            out.append(ast.Assign([ast.Subscript(name(bar), _copy(index), ast.Store())], ast.BinOp(element, ast.Add(), value)))
+        elif _basic(index, self.rev.indices):
             target = ast.Subscript(name(bar), index, ast.Store())
             out.append(ast.AugAssign(target, ast.Add(), value))
         else:
@@ -178,6 +191,26 @@ class BackwardEmitter:
             call = ast.Call(self.ctx.printer.function_ref("rt.add_at"), [name(bar), self.ctx.printer.expr(where, {}), value], [])
             out.append(ast.Expr(call))
         return out
+
+    def step_Append(self, step: Append) -> list[ast.stmt]:
+        """``v_bar = items_bar.pop()``: appends are undone in reverse order."""
+        bar = self.bar(step.items)
+        if bar not in self.initialized:
+            return []
+        return self.guarded(bar, lambda: self.append_adjoint(step, bar))
+
+    def append_adjoint(self, step: Append, bar: str) -> list[ast.stmt]:
+        out = self.own(step.items)
+        self.initialized.add(bar)
+        self.maybe.discard(bar)
+        pop = ast.Call(ast.Attribute(name(bar), "pop", ast.Load()), [], [])
+        if step.value is None:
+            return out + [ast.Expr(pop)]
+        graph = self.ctx.graph()
+        temp = self.ctx.names.fresh(f"{step.value}_bar_part")
+        out.append(ast.Assign([store(temp)], pop))
+        root = self.accumulate(graph, step.value, graph.var(temp, self.ctx.shapes(step.value)))
+        return out + schedule([root], self.ctx.printer, self.ctx.temp).statements
 
     def step_Copy(self, step: Copy) -> list[ast.stmt]:
         seed = self.bar(step.target)
@@ -383,11 +416,21 @@ def fit(graph: Graph, contribution: Node, leaf: Node) -> Node:
     """A contribution brought to the shape of the variable it belongs to."""
     if contribution.shape is not None and contribution.shape == leaf.shape:
         return contribution
+    if is_list_shape(leaf.shape):
+        return list_fit(graph, contribution, leaf)
     if contribution.op == "rt.getitem_adjoint":  # already the indexed array's shape
         return contribution
     if leaf.shape == frozenset():
         return graph.total(contribution)
     return graph.call("rt.unbroadcast", contribution, leaf)
+
+
+def list_fit(graph: Graph, contribution: Node, leaf: Node) -> Node:
+    """A contribution to a list variable's adjoint, as a list: an
+    array-valued one (numpy read the list as an array) is split."""
+    if contribution.shape == leaf.shape:
+        return contribution
+    return graph.call("rt.as_list_adjoint", contribution, leaf)
 
 
 def _fresh(value: Node) -> bool:
@@ -411,6 +454,8 @@ def _receivers(steps: list[Step]) -> set[str]:
             found |= {a for a in step.args if a}
         elif isinstance(step, Unpack):
             found.add(step.source)
+        elif isinstance(step, Append):
+            found |= {step.value} if step.value else set()
         elif isinstance(step, Branch):
             found |= _receivers(step.then) | _receivers(step.orelse)
         elif isinstance(step, Loop):

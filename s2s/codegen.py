@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .activity import Activity, CallActivity
 from .anno import get_anno, set_anno
-from .expr import Graph, Node, Printer, ShapeSet
+from .expr import Graph, Node, Printer, ShapeSet, list_shape
 from .frontend import FunctionSource
 from .names import NameAllocator
 from .rules import shape_of
@@ -91,13 +91,23 @@ class ShapeEnv:
     that symbols stay unique across the paths of a branch.
     """
 
-    def __init__(self, params: list[str], counter: itertools.count | None = None) -> None:
+    def __init__(self, params: list[str], counter: itertools.count | None = None, lists: frozenset[str] = frozenset()) -> None:
         self.shapes: dict[str, ShapeSet] = {p: frozenset({p}) for p in params}
         self.counter = counter or itertools.count(1)
+        self.lists = lists  # variables holding lists: their derivatives are lists too
 
     def __call__(self, name: str) -> ShapeSet:
+        if self.is_list(name):
+            return list_shape(name)
         shape = self.shapes.get(name)
         return frozenset({name}) if shape is None and name not in self.shapes else shape
+
+    def is_list(self, name: str) -> bool:
+        return name in self.lists
+
+    def add_list(self, name: str) -> None:
+        """A new name (a version) for a list."""
+        self.lists = self.lists | {name}
 
     def assign(self, name: str, shape: ShapeSet) -> None:
         if shape is None:
@@ -109,7 +119,7 @@ class ShapeEnv:
         self.assign(name, None)
 
     def copy(self) -> "ShapeEnv":
-        env = ShapeEnv([], self.counter)
+        env = ShapeEnv([], self.counter, self.lists)
         env.shapes = dict(self.shapes)
         return env
 
@@ -133,7 +143,7 @@ class FunctionContext:
         self.printer = module.printer()
         reserved = set(module.allocator.taken)
         self.names = NameAllocator(reserved)
-        self.shapes = ShapeEnv(params_of(tree))
+        self.shapes = ShapeEnv(params_of(tree), lists=get_anno(tree, "lists", frozenset()))
         self.origin: ast.stmt | None = None
         self.commented: set[int] = set()
 

@@ -73,10 +73,20 @@ def union(shapes: Iterable[ShapeSet]) -> ShapeSet:
     """The shape set of a broadcast of operands with these shape sets."""
     out: set = set()
     for s in shapes:
-        if s is None:
+        if s is None or is_list_shape(s):  # numpy reads a list as an array of some shape
             return None
         out |= s
     return frozenset(out)
+
+
+def list_shape(name: str) -> frozenset:
+    """The shape set of a list variable (and of its derivatives): its own
+    marker, never a broadcast of array shapes."""
+    return frozenset({f"[{name}]"})
+
+
+def is_list_shape(shape: ShapeSet) -> bool:
+    return shape is not None and len(shape) == 1 and next(iter(shape)).startswith("[")
 
 
 def rank(shape: ShapeSet) -> int:

@@ -32,10 +32,8 @@ if hasattr(ast, "TypeAlias"):
 
 _UNSUPPORTED_EXPRESSIONS: dict[type, tuple[str, str]] = {
     ast.Lambda: ("a lambda", "define the function with `def` at module level"),
-    ast.ListComp: ("a list comprehension", "comprehensions are not supported yet; use array operations"),
     ast.SetComp: ("a set comprehension", "use array operations"),
     ast.DictComp: ("a dict comprehension", "use array operations"),
-    ast.GeneratorExp: ("a generator expression", "use array operations such as np.sum"),
     ast.NamedExpr: ("an assignment expression `:=`", "assign in a statement of its own"),
     ast.Await: ("`await`", "s2s differentiates plain functions"),
     ast.Yield: ("`yield`", "s2s differentiates functions that return their result"),

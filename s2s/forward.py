@@ -106,7 +106,7 @@ class ForwardEmitter:
     def zeros(self, var: str) -> ast.stmt:
         """``var_dot = zeros_like(var)``: a tangent where a path had none."""
         graph = self.ctx.graph()
-        value = self.ctx.printer.expr(zero_like(graph, graph.var(var, self.ctx.shapes(var))), {})
+        value = self.ctx.printer.expr(self.zero_value(graph, var, graph.var(var, self.ctx.shapes(var))), {})
         self.state.shapes[var] = self.ctx.shapes(var)
         self.state.owned.add(var)
         return ast.Assign([store(self.dot(var))], value)
@@ -126,6 +126,8 @@ class ForwardEmitter:
             return self.if_(stmt)
         if isinstance(stmt, (ast.For, ast.While)):
             return self.loop(stmt)
+        if get_anno(stmt, "append") is not None:
+            return self.append(stmt)  # type: ignore[arg-type]
         if not isinstance(stmt, ast.Assign):
             return [self.ctx.respell(stmt)]  # type: ignore[list-item]
         if isinstance(stmt.targets[0], ast.Subscript):
@@ -221,7 +223,7 @@ class ForwardEmitter:
         self.ctx.shapes.assign(target, root.shape)
         self.state.defined.add(target)
         if tan is None:  # varied, yet structurally constant here
-            out = self.ordered(graph, target, root, zero_like(graph, root))
+            out = self.ordered(graph, target, root, self.zero_value(graph, target, root))
             self.state.shapes[target] = self.ctx.shapes(target)
             self.state.owned.add(target)
             return out
@@ -246,6 +248,31 @@ class ForwardEmitter:
         if reads_old:
             return schedule([(dot, tan), (target, root)], self.ctx.printer, fresh).statements
         return schedule([(target, root), (dot, tan)], self.ctx.printer, fresh).statements
+
+    def zero_value(self, graph: Graph, var: str, value: Node) -> Node:
+        """A zero tangent for ``var``, which holds ``value``."""
+        if self.ctx.shapes.is_list(var):
+            if value.op == "list" and not value.args:
+                return graph.call("builtins.list")  # a new list: `[]` would be the primal's own node
+            return graph.call("rt.zeros_like_list", value)
+        return zero_like(graph, value)
+
+    def append(self, stmt: ast.Expr) -> list[ast.stmt]:
+        """``items.append(v)``, then ``items_dot.append(v_dot)``."""
+        items = get_anno(stmt, "append")
+        value = stmt.value.args[0]  # type: ignore[attr-defined]
+        out: list[ast.stmt] = []
+        if items in self.state.shapes or self.act.is_active(stmt):
+            if items not in self.state.shapes:  # before the new element: its tangent is appended below
+                out.append(self.zeros(items))
+            graph = self.ctx.graph()
+            if isinstance(value, ast.Name) and self.has_tangent(value.id, stmt):
+                tangent_value = name(self.dots[value.id])
+            else:
+                tangent_value = self.ctx.printer.expr(zero_like(graph, build(graph, value, self.ctx.shapes)), {})
+            append_dot = ast.Call(ast.Attribute(name(self.dots[items]), "append", ast.Load()), [tangent_value], [])
+            return out + [self.ctx.respell(stmt), ast.Expr(append_dot)]  # type: ignore[list-item]
+        return [self.ctx.respell(stmt)]  # type: ignore[list-item]
 
     def update(self, stmt: ast.Assign) -> list[ast.stmt]:
         """``y[i] = v``, then ``y_dot[i] = v_dot``: the tangent array is made

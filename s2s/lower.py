@@ -110,6 +110,8 @@ class ExpressionLowering:
             return "container"
         if isinstance(e, ast.IfExp):
             return "ifexp"
+        if isinstance(e, (ast.ListComp, ast.GeneratorExp)):
+            return "comprehension"
         return "opaque"
 
     def rhs(self, e: ast.expr) -> ast.expr:
@@ -127,10 +129,15 @@ class ExpressionLowering:
             return self.container(e)  # type: ignore[arg-type]
         if kind == "ifexp":
             return self.rhs_IfExp(e)  # type: ignore[arg-type]
+        if kind == "comprehension":
+            return self.rhs_comprehension(e)  # type: ignore[arg-type]
         self.check_names(e)
         return self.keep(e)
 
     def rhs_IfExp(self, e: ast.IfExp) -> ast.expr:  # pragma: no cover - provided by the statement normalizer
+        raise NotImplementedError
+
+    def rhs_comprehension(self, e: ast.expr) -> ast.expr:  # pragma: no cover - provided by the statement normalizer
         raise NotImplementedError
 
     def elementwise(self, e: ast.expr) -> ast.expr:
@@ -162,6 +169,8 @@ class ExpressionLowering:
         kind = self.classify(e)
         if kind == "ifexp":
             return self.rhs_IfExp(e)  # type: ignore[arg-type]
+        if kind == "comprehension":
+            return self.rhs_comprehension(e)  # type: ignore[arg-type]
         if kind == "atom":
             if isinstance(e, ast.Name):
                 self.check_name(e)

@@ -60,12 +60,14 @@ class Normalizer(ExpressionLowering):
         super().__init__(fn)
         self.body: list[ast.stmt] = []
         self.origin: ast.stmt | None = None
+        self.lists: set[str] = set()  # variables holding lists built with append
 
     def run(self) -> ast.FunctionDef:
         body = self.block(self.fn.tree.body)
         tree = copy.copy(self.fn.tree)
         tree.body = structure(body, self.names, self.fn)
         tree.decorator_list = []
+        set_anno(tree, "lists", frozenset(self.lists))
         return tree
 
     # blocks ---------------------------------------------------------------
@@ -100,10 +102,69 @@ class Normalizer(ExpressionLowering):
         handler(stmt)
 
     def stmt_Expr(self, stmt: ast.Expr) -> None:
-        if isinstance(stmt.value, ast.Call):
-            self.check_names(stmt.value)
-            self.emit(ast.Expr(self.keep(stmt.value)))
+        call = stmt.value
+        if isinstance(call, ast.Call) and self.is_append(call):
+            self.append(call.func.value.id, call.args[0])  # type: ignore[attr-defined]
+        elif isinstance(call, ast.Call):
+            self.check_names(call)
+            self.emit(ast.Expr(self.keep(call)))
         # a docstring or another bare expression has no effect
+
+    def is_append(self, call: ast.Call) -> bool:
+        """``items.append(value)`` on a local list."""
+        func = call.func
+        return (
+            isinstance(func, ast.Attribute)
+            and func.attr == "append"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.scope.locals | self.temps  # type: ignore[attr-defined]
+            and len(call.args) == 1
+            and not call.keywords
+        )
+
+    def append(self, items: str, value: ast.expr) -> None:
+        call = ast.Call(ast.Attribute(ast.Name(items, ast.Load()), "append", ast.Load()), [self.atom(value)], [])
+        set_anno(call, "op", "method.append")
+        stmt = ast.Expr(call)
+        set_anno(stmt, "append", items)
+        self.lists.add(items)
+        self.emit(stmt)
+
+    def rhs_comprehension(self, e: ast.ListComp | ast.GeneratorExp, into: str | None = None) -> ast.expr:
+        """``[f(v) for v in xs if c(v)]`` as a loop that appends to a new list
+        (named ``into`` when given); the comprehension's variables get names
+        of their own, as Python scopes them to the comprehension."""
+        if any(g.is_async for g in e.generators):
+            raise self.fn.error(e, "an asynchronous comprehension", "use a plain loop")
+        items = into or self.names.numbered("items")
+        self.temps.add(items)
+        self.emit(ast.Assign([ast.Name(items, ast.Store())], ast.List([], ast.Load())))
+        self.lists.add(items)
+        renames: dict[str, str] = {}
+        for generator in e.generators:
+            for node in ast.walk(generator.target):
+                if isinstance(node, ast.Name):
+                    renames[node.id] = self.names.numbered(node.id)
+                    self.temps.add(renames[node.id])
+        rename = _Renamer(renames)
+        append = ast.Expr(ast.Call(ast.Attribute(ast.Name(items, ast.Load()), "append", ast.Load()), [rename.visit(copy.deepcopy(e.elt))], []))
+        inner: list[ast.stmt] = [append]
+        for generator in reversed(e.generators):
+            for condition in reversed(generator.ifs):
+                inner = [ast.If(rename.visit(copy.deepcopy(condition)), inner, [])]
+            target = rename.visit(copy.deepcopy(generator.target))
+            outer_renames = {k: v for k, v in renames.items() if k not in _names(generator.target)}
+            iterable = _Renamer(outer_renames).visit(copy.deepcopy(generator.iter)) if generator is not e.generators[0] else generator.iter
+            inner = [ast.For(target, iterable, inner, [])]
+        origin = self.origin
+        for stmt in inner:
+            ast.copy_location(stmt, origin)  # type: ignore[arg-type]
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.stmt):
+                    ast.copy_location(node, origin)  # type: ignore[arg-type]
+            self.statement(stmt, origin)
+        self.origin = origin
+        return ast.Name(items, ast.Load())
 
     def stmt_Pass(self, stmt: ast.Pass) -> None:
         pass
@@ -128,7 +189,12 @@ class Normalizer(ExpressionLowering):
             return
         assigned = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
         if len(targets) == 1 and isinstance(targets[0], ast.Name):
-            self.emit(ast.Assign([ast.Name(targets[0].id, ast.Store())], self.rhs(stmt.value)))
+            target = targets[0].id
+            value = stmt.value
+            if isinstance(value, ast.ListComp) and target not in _names(value):
+                self.rhs_comprehension(value, into=target)  # build the list under its own name
+                return
+            self.emit(ast.Assign([ast.Name(target, ast.Store())], self.rhs(value)))
             return
         if isinstance(stmt.value, (ast.Tuple, ast.List)):
             # evaluate every element before assigning any: a, b = b, a + b
@@ -307,6 +373,20 @@ class Normalizer(ExpressionLowering):
             return None
         ref = self.scope.resolve(e.func.id)
         return ref.name if isinstance(ref, BuiltinRef) and ref.name in ("range", "enumerate", "zip") else None
+
+
+class _Renamer(ast.NodeTransformer):
+    def __init__(self, renames: dict[str, str]) -> None:
+        self.renames = renames
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id in self.renames:
+            return ast.copy_location(ast.Name(self.renames[node.id], node.ctx), node)
+        return node
+
+
+def _names(target: ast.expr) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
 
 
 def _pair(target: ast.expr) -> bool:

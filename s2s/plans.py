@@ -65,6 +65,14 @@ class Unpack(Step):
 
 
 @dataclass
+class Append(Step):
+    """``items.append(value)``: the adjoint pops the element's adjoint back."""
+
+    items: str
+    value: str | None  # the name appended, when it carries a derivative
+
+
+@dataclass
 class Update(Step):
     """``array[index] = value``; ``restore`` names where the overwritten
     elements were saved ("" when no adjoint reads the array: no need)."""

@@ -41,7 +41,7 @@ from .backward import BackwardEmitter, fit
 from .codegen import FunctionContext, function_def, name, params_of, store, tuple_target
 from .dag import NotDifferentiable, active_nodes, adjoints, build
 from .expr import Node, schedule
-from .plans import Assignment, Branch, Call, Copy, Loop, Step, Unpack, Update
+from .plans import Append, Assignment, Branch, Call, Copy, Loop, Step, Unpack, Update
 
 
 class _Rename(ast.NodeTransformer):
@@ -83,6 +83,8 @@ class ReverseEmitter:
         return new
 
     def define(self, var: str, new: str) -> None:
+        if self.ctx.shapes.is_list(var) and new != var:
+            self.ctx.shapes.add_list(new)
         self.current[var] = new
         self.forward_locals.append(new)
         for scope in self.scopes:  # a value made in a branch of a loop is local to the loop too
@@ -136,6 +138,8 @@ class ReverseEmitter:
             return self.branch(stmt, origin)
         if isinstance(stmt, (ast.For, ast.While)):
             return self.loop(stmt, origin)
+        if get_anno(stmt, "append") is not None:
+            return self.append(stmt, origin)  # type: ignore[arg-type]
         if not isinstance(stmt, ast.Assign):
             return [self.ctx.respell(self.renamed(stmt))]  # type: ignore[list-item]
         target = stmt.targets[0]
@@ -255,6 +259,16 @@ class ReverseEmitter:
         step.pushed = [source] if self.varies(source) else []
         self.steps.append(step)
         return [ast.Assign([tuple_target(versions)], value)] + self.push(step.pushed)
+
+    def append(self, stmt: ast.Expr, origin) -> list[ast.stmt]:
+        """``items.append(v)``; its adjoint takes the element's adjoint back."""
+        renamed: ast.Expr = self.renamed(stmt)  # type: ignore[assignment]
+        items = renamed.value.func.value.id  # type: ignore[attr-defined]
+        value = renamed.value.args[0]  # type: ignore[attr-defined]
+        original = stmt.value.args[0]  # type: ignore[attr-defined]
+        carries = self.act.is_active(stmt) and isinstance(original, ast.Name) and original.id in self.act.varied_before(stmt)
+        self.steps.append(Append(origin, items, value.id if carries else None))  # type: ignore[attr-defined]
+        return [self.ctx.respell(renamed)]  # type: ignore[list-item]
 
     def update(self, stmt: ast.Assign, origin) -> list[ast.stmt]:
         """``y[i] = v``; before it, a place for saving the elements it

@@ -109,5 +109,6 @@ def test_runtime_helpers_are_not_differentiated_through():
 
 
 def test_user_code_calling_helpers_is_read_as_python(mod):
-    with pytest.raises(S2SError, match=r"s2s cannot differentiate .* \(in (unbroadcast|sum_to_shape)\)"):
+    with pytest.raises(S2SError) as info:  # refused where the helper's source cannot be differentiated
         differentiate(mod.through_a_helper, wrt="a").derivative(0.5)
+    assert "runtime" in info.value.filename

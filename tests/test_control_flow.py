@@ -143,6 +143,25 @@ def slices_and_masks(x):
     return y
 
 
+def trajectory(x, n):
+    ys = []
+    y = x
+    for i in range(n):
+        y = np.sin(y) * 1.5
+        ys.append(y)
+    return np.sum(np.array(ys) ** 2)
+
+
+def comprehension(xs):
+    return sum([v * v for v in xs if v > 0]) + sum(np.exp(v) for v in xs)
+
+
+def stacked_rows(a, b):
+    rows = [a * k for k in range(3)]
+    rows.append(b)
+    return np.stack(rows, axis=1) * 2.0
+
+
 def nested_loops(m):
     s = 0.0
     for i in range(m.shape[0]):
@@ -197,6 +216,10 @@ CASES = [
     ("fibonacci_like", (0.3, 0.7, 4), ("a", "b")),
     ("slices_and_masks", (np.array([0.2, 0.9, 1.4, -0.3]),), "x"),
     ("nested_loops", (np.array([[0.5, -0.2, 1.1], [-0.4, 0.3, 0.8]]),), "m"),
+    ("trajectory", (0.7, 4), "x"),
+    ("trajectory", (0.7, 1), "x"),
+    ("comprehension", (np.array([0.5, -1.0, 2.0]),), "xs"),
+    ("stacked_rows", (np.array([0.3, -0.5]), np.array([1.0, 2.0])), ("a", "b")),
 ]
 
 

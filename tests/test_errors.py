@@ -23,7 +23,7 @@ UNSUPPORTED = [
     ("try:\n    y = x\nexcept ValueError:\n    y = 0.0\nreturn y", 1, "a `try` statement", "outside the differentiated function"),
     ("with open('f') as h:\n    pass\nreturn x", 1, "a `with` statement", "outside"),
     ("g = lambda v: v * 2\nreturn g(x)", 1, "a lambda", "`def`"),
-    ("return sum([v * 2 for v in x])", 1, "a list comprehension", "array operations"),
+    ("return sum({v * 2 for v in x})", 1, "a set comprehension", "use array operations"),
     ("global y\ny = x\nreturn y", 1, "a `global` declaration", "pass the value as an argument"),
     ("def g(v):\n    return v\nreturn g(x)", 1, "a nested function definition", "module level"),
     ("return np.sum(*[x])", 1, "a starred argument", "one by one"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..expr import SCALAR, Node, ShapeSet
+from ..expr import SCALAR, Node, ShapeSet, is_list_shape
 from ..runtime.structural import inverse_permutation
 from .core import (
     Bar,
@@ -204,11 +204,15 @@ def helper_adjoint(helper: str, param: str, extra: tuple[str, ...] = (), optiona
 
 def pieces_adjoint(helper: str, param: str, optional: tuple[str, ...] = ()) -> Vjp:
     """The adjoint of joining the arrays listed for ``param``: each receives
-    its piece of the cotangent, cut by a runtime helper."""
+    its piece of the cotangent, cut by a runtime helper; a list variable
+    receives the list of its pieces."""
 
     def vjp(site: Site, g: Node) -> list[Bar]:
-        arrays = sequence(site, param)
+        node = site.arg(param)
         extra = given(site, *optional)
+        if node is not None and is_list_shape(node.shape) and helper in ("concatenate_piece", "stack_piece"):
+            return [Bar(site.slot(param), site.call(f"rt.{helper}s", g, node, **extra))]
+        arrays = sequence(site, param)
         return [Bar(slot, site.call(f"rt.{helper}", g, arrays, slot[1], **extra)) for slot, _ in site.slots([param])]
 
     return vjp
@@ -331,6 +335,8 @@ def _array_vjp(param: str, reshape: bool = False) -> Vjp:
         node = site.arg(param)
         if node.op in ("list", "tuple"):  # type: ignore[union-attr]
             return [Bar(slot, site.call("rt.stack_piece", g, node, slot[1])) for slot, _ in site.slots([param])]
+        if is_list_shape(node.shape):  # type: ignore[union-attr]  # a list variable: one piece per element
+            return [Bar(site.slot(param), site.call("rt.stack_pieces", g, node))]
         return [Bar(site.slot(param), reshape_like(site, g, node) if reshape else g)]  # type: ignore[arg-type]
 
     return vjp
@@ -341,7 +347,7 @@ def _converted_shape(param: str) -> Callable[[Site], ShapeSet]:
 
     def shape(site: Site) -> ShapeSet:
         node = site.arg(param)
-        return None if node is None or node.op in ("list", "tuple") else node.shape
+        return None if node is None or node.op in ("list", "tuple") or is_list_shape(node.shape) else node.shape
 
     return shape
 
@@ -373,6 +379,8 @@ family.helper("rt.inverse_permutation", "axes", shape=unknown_shape)
 family.helper("rt.getitem_adjoint", "g, x, index", shape=same_shape_as("x"))
 family.helper("rt.item_adjoint", "g, a, *args", shape=same_shape_as("a"))
 family.helper("rt.concatenate_piece", "g, arrays, k, axis=0", shape=_piece_shape)
+family.helper("rt.concatenate_pieces", "g, arrays, axis=0", shape=same_shape_as("arrays"))
+family.helper("rt.stack_pieces", "g, arrays, axis=0", shape=same_shape_as("arrays"))
 family.helper("rt.stack_piece", "g, arrays, k, axis=0", shape=_piece_shape)
 for _name in ("hstack_piece", "vstack_piece", "column_stack_piece"):
     family.helper(f"rt.{_name}", "g, arrays, k", shape=_piece_shape)

@@ -36,6 +36,9 @@ __all__ = [
     "norm_adjoint",
     "unpack_adjoint",
     "add_at",
+    "zeros_like_list",
+    "add_lists",
+    "as_list_adjoint",
 ]
 
 
@@ -286,3 +289,24 @@ def add_at(bar: np.ndarray, index: Any, g: Any) -> None:
         np.add.at(bar, index, g)
     else:
         bar[index] += g
+
+
+# --------------------------------------------------------------------------
+# Lists built with append: their derivatives are lists too
+
+
+def zeros_like_list(items: list) -> list:
+    """A zero derivative for each element of a list."""
+    return [zeros_like(x) for x in items]
+
+
+def add_lists(a: list, b: list) -> list:
+    """Two lists of derivatives added element by element."""
+    return [x + y for x, y in zip(a, b, strict=True)]
+
+
+def as_list_adjoint(g: Any, items: list) -> list:
+    """The adjoint of a list numpy read as an array: ``g`` summed to the
+    array's shape, split into one adjoint per element."""
+    g = sum_to_shape(g, np.shape(items))
+    return [g[i] for i in range(len(items))]

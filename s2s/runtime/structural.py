@@ -17,6 +17,8 @@ import numpy as np
 from .core import unbroadcast
 
 __all__ = [
+    "concatenate_pieces",
+    "stack_pieces",
     "cast_derivative",
     "column_stack_piece",
     "concatenate_piece",
@@ -253,3 +255,17 @@ def linspace_adjoint(g: Any, end: Any, num: int = 50, endpoint: bool = True, axi
     axis %= g.ndim
     weights = np.reshape(weights, (num,) + (1,) * (g.ndim - 1 - axis))
     return unbroadcast(np.sum(g * weights, axis=axis), end)
+
+
+def _pieces(piece, g: Any, arrays: list, **options: Any) -> list:
+    return [piece(g, arrays, k, **options) for k in range(len(arrays))]
+
+
+def concatenate_pieces(g: Any, arrays: list, axis: int = 0) -> list:
+    """The adjoint of ``np.concatenate(arrays)`` for a list variable: one piece per array."""
+    return _pieces(concatenate_piece, g, arrays, axis=axis)
+
+
+def stack_pieces(g: Any, arrays: list, axis: int = 0) -> list:
+    """The adjoint of ``np.stack(arrays)`` (or ``np.array(arrays)``) for a list variable."""
+    return _pieces(stack_piece, g, arrays, axis=axis)
