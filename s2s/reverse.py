@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import itertools
 
 from .activity import returned
 from .anno import copy_annos, get_anno
@@ -41,6 +42,7 @@ from .backward import BackwardEmitter, fit
 from .codegen import FunctionContext, function_def, name, params_of, store, tuple_target
 from .dag import NotDifferentiable, active_nodes, adjoints, build
 from .expr import Node, schedule
+from .rules.structural import VIEWS
 from .plans import Append, Assignment, Branch, Call, Copy, Loop, Step, Unpack, Update
 
 
@@ -70,9 +72,13 @@ class ReverseEmitter:
         self.scopes: list[set[str]] = []  # names that vary in each enclosing loop or branch, innermost last
         self.conditional: set[str] = set()  # names defined only on some paths (in a loop or a branch)
         self.indices: set[str] = set()  # variables of the enclosing loops over ranges: the backward sweep recomputes them
+        self.positions = itertools.count()
+        self.updated = _updated_arrays(ctx.tree)  # arrays changed in place somewhere
         self.tape = ctx.names.fresh("tape")
         self.uses_tape = False
         self.saves: list[tuple[list[ast.stmt], ast.stmt, Update]] = []  # in-place saves to fill in at the end
+        self.loop_stack: list[int] = []  # ids of the enclosing loops
+        self.readers: list[Assignment] = []  # steps whose adjoints read primal values
 
     # names -----------------------------------------------------------------------
 
@@ -81,6 +87,13 @@ class ReverseEmitter:
         new = var if var not in self.current else self.ctx.names.fresh(var)
         self.define(var, new)
         return new
+
+    def record(self, step: Step) -> None:
+        step.position = next(self.positions)
+        step.loops = tuple(self.loop_stack)
+        self.steps.append(step)
+        if isinstance(step, Assignment):
+            self.readers.append(step)
 
     def define(self, var: str, new: str) -> None:
         if self.ctx.shapes.is_list(var) and new != var:
@@ -179,14 +192,17 @@ class ReverseEmitter:
         contributions = {leaf.name: fit(graph, c, leaf) for leaf, c in raw.items()}
         primal = {n for n in root.walk() if not n.is_leaf}
         needed = {n for c in contributions.values() for n in c.reached(primal)} - {root}
-        emitted = schedule([(version, root)], self.ctx.printer, self.ctx.temp, force=needed)
+        value = root
+        if _shares_memory_with(root) & self.updated:  # a view of an array updated later: keep its values now
+            value = graph.call("rt.frozen", root)
+        emitted = schedule([(version, value)], self.ctx.printer, self.ctx.temp, force=needed)
         for node, bound in emitted.names.items():
             if bound != version:
                 self.define(bound, bound)
         step = Assignment(origin, version, graph, root, contributions, emitted.names)
         shapes = self.read_shapes_only(step)
         step.pushed = [r for r in self.reads(step) if self.varies(r) and r not in shapes.values()] + list(shapes.values())
-        self.steps.append(step)
+        self.record(step)
         return emitted.statements + self.push(step.pushed[: len(step.pushed) - len(shapes)], shapes)
 
     def read_shapes_only(self, step: Assignment) -> dict[str, str]:
@@ -245,7 +261,7 @@ class ReverseEmitter:
         self.define(saved, saved)
         step = Call(origin, versions, call, args, saved)
         step.pushed = [saved] if self.varies(saved) else []
-        self.steps.append(step)
+        self.record(step)
         lhs = tuple_target(versions + [saved])
         call_expr = ast.Call(name(self.ctx.callee_name(call, "forward")), [self.ctx.respell(a) for a in value.args], [])  # type: ignore[misc]
         return [ast.Assign([lhs], call_expr)] + self.push(step.pushed)
@@ -257,7 +273,7 @@ class ReverseEmitter:
         source = value.id  # type: ignore[attr-defined]
         step = Unpack(origin, versions, source)
         step.pushed = [source] if self.varies(source) else []
-        self.steps.append(step)
+        self.record(step)
         return [ast.Assign([tuple_target(versions)], value)] + self.push(step.pushed)
 
     def append(self, stmt: ast.Expr, origin) -> list[ast.stmt]:
@@ -267,7 +283,7 @@ class ReverseEmitter:
         value = renamed.value.args[0]  # type: ignore[attr-defined]
         original = stmt.value.args[0]  # type: ignore[attr-defined]
         carries = self.act.is_active(stmt) and isinstance(original, ast.Name) and original.id in self.act.varied_before(stmt)
-        self.steps.append(Append(origin, items, value.id if carries else None))  # type: ignore[attr-defined]
+        self.record(Append(origin, items, value.id if carries else None))  # type: ignore[attr-defined]
         return [self.ctx.respell(renamed)]  # type: ignore[list-item]
 
     def update(self, stmt: ast.Assign, origin) -> list[ast.stmt]:
@@ -285,7 +301,7 @@ class ReverseEmitter:
         if carries and self.varies(value.id):  # type: ignore[attr-defined]
             step.value_shape = shapes[value.id] = self.ctx.names.fresh(f"{value.id}_shape")  # type: ignore[attr-defined]
             step.pushed.append(step.value_shape)
-        self.steps.append(step)
+        self.record(step)
         placeholder: ast.stmt = ast.Pass()
         out = [placeholder, self.ctx.respell(ast.Assign([ast.Subscript(name(array), index, ast.Store())], value))]  # type: ignore[list-item]
         self.saves.append((out, placeholder, step))
@@ -314,7 +330,7 @@ class ReverseEmitter:
         step = Branch(origin, condition, then_steps, else_steps, local=local)  # type: ignore[arg-type]
         cond_names = [n.id for n in ast.walk(condition) if isinstance(n, ast.Name)]
         step.pushed = [n for n in cond_names if self.varies(n)]
-        self.steps.append(step)
+        self.record(step)
         new = ast.If(self.ctx.respell(condition), then_stmts or [ast.Pass()], else_stmts)  # type: ignore[arg-type]
         return [new] + self.push(step.pushed)  # pushed after: the backward sweep pops it before the branch
 
@@ -354,8 +370,10 @@ class ReverseEmitter:
             for scope in self.scopes:
                 scope.add(canonical)
         self.scopes.append(set(carried.values()))
+        self.loop_stack.append(next(self.positions))
         outer_steps, self.steps = self.steps, []
         body = self.block(stmt.body)
+        self.loop_stack.pop()
         end = len(body) - 1 if stmt.body and _is_loop_exit(stmt.body[-1]) else len(body)
         copies: list[ast.stmt] = []
         copied: set[str] = set()
@@ -378,7 +396,7 @@ class ReverseEmitter:
             self.conditional.add(index)
         step = Loop(origin, body_steps, index, iterations, count, local=local, carried=copied, canonical=set(carried.values()))
         step.pushed = [n for n in (iterations, count) if n is not None and self.varies(n)]
-        self.steps.append(step)
+        self.record(step)
         new = copy.copy(stmt)
         new.body = body or [ast.Pass()]
         if isinstance(stmt, ast.For):
@@ -394,7 +412,7 @@ class ReverseEmitter:
         an adjoint reads (in the place held for it before the update)."""
         replacements: dict[int, list[ast.stmt]] = {}
         for _, placeholder, step in self.saves:
-            if step.array not in read:
+            if not self.read_before(step):
                 replacements[id(placeholder)] = []
                 continue
             region = ast.Subscript(name(step.array), copy.deepcopy(step.index), ast.Load())
@@ -409,10 +427,21 @@ class ReverseEmitter:
                 replacements[id(placeholder)] = [ast.Assign([store(step.restore)], saved)]
         return _replaced(body, replacements)
 
+    def read_before(self, update: Update) -> bool:
+        """Does an adjoint read ``update.array``'s values at a point the
+        forward sweep can reach before the update (earlier, or in a loop
+        around both)? Only then must the overwritten elements be put back."""
+        for reader in self.readers:
+            if update.array not in _value_reads(reader):
+                continue
+            if reader.position < update.position or set(reader.loops) & set(update.loops):
+                return True
+        return False
+
     def run(self) -> list[ast.FunctionDef]:
         forward_body = self.block(self.ctx.tree.body[:-1])
         outputs = [self.renamed(o) for o in returned(self.ctx.tree)]
-        forward_body = self.fill_saves(forward_body, _read_names_of_steps(self.steps))
+        forward_body = self.fill_saves(forward_body, set())
         self.ctx.commented.clear()  # the backward sweep quotes the user's lines again
         backward = BackwardEmitter(self)
         out_params, backward_body = backward.output_parameters(outputs)
@@ -467,6 +496,25 @@ def _assigned(stmts: list[ast.stmt]) -> set[str]:
     return found
 
 
+def _updated_arrays(tree: ast.FunctionDef) -> set[str]:
+    """Arrays the function updates in place (``y[i] = v``)."""
+    return {
+        n.targets[0].value.id  # type: ignore[attr-defined]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Subscript) and isinstance(n.targets[0].value, ast.Name)
+    }
+
+
+def _shares_memory_with(node: Node) -> set[str]:
+    """Variables whose memory this value may share: a name itself, or the
+    array a view (``x[1:]``, ``x.T``) is made of."""
+    if node.op == "var":
+        return {node.name}
+    if node.op in VIEWS and node.args and node.args[0].op == "var":
+        return {node.args[0].name}
+    return set()
+
+
 def _is_loop_exit(stmt: ast.stmt) -> bool:
     """``if stop: break``, the last statement of a loop that may be left early."""
     return isinstance(stmt, ast.If) and len(stmt.body) == 1 and isinstance(stmt.body[0], ast.Break)
@@ -474,6 +522,27 @@ def _is_loop_exit(stmt: ast.stmt) -> bool:
 
 def _leaves_early(stmt: ast.For | ast.While) -> bool:
     return bool(stmt.body) and _is_loop_exit(stmt.body[-1])
+
+
+# arguments of operations that use only the shape of what they are given
+SHAPE_ONLY = {"rt.getitem_adjoint": (1,), "rt.unbroadcast": (1,), "rt.broadcast_like": (1,), "rt.owned_like": (1,), "rt.zeros_like": (0,), "np.shape": (0,), "rt.reduced_size": (0,)}
+
+
+def _value_reads(step: Assignment) -> set[str]:
+    """Variables whose values (not only shapes) an assignment's adjoint reads."""
+    found: set[str] = set()
+    stack = list(step.contributions.values())
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if node.uid in seen:
+            continue
+        seen.add(node.uid)
+        if node.op == "var":
+            found.add(node.name)
+        skip = SHAPE_ONLY.get(node.op, ())
+        stack.extend(a for i, a in enumerate(node.args) if i not in skip)
+    return found
 
 
 def _read_names(stmts: list[ast.stmt]) -> set[str]:

@@ -162,6 +162,24 @@ def stacked_rows(a, b):
     return np.stack(rows, axis=1) * 2.0
 
 
+def read_then_update(x, n):
+    y = x * 1.0
+    s = 0.0
+    for i in range(n):
+        s = s + np.sum(y * y)
+        k = i % len(y)
+        y[k] = y[k] * 0.5 + s
+    return s + np.sum(y ** 3)
+
+
+def overwrite_after_use(x):
+    y = x * 2.0
+    z = np.sum(np.sin(y))
+    y[0] = z
+    y[1:] = y[1:] * y[0]
+    return y
+
+
 def nested_loops(m):
     s = 0.0
     for i in range(m.shape[0]):
@@ -216,6 +234,8 @@ CASES = [
     ("fibonacci_like", (0.3, 0.7, 4), ("a", "b")),
     ("slices_and_masks", (np.array([0.2, 0.9, 1.4, -0.3]),), "x"),
     ("nested_loops", (np.array([[0.5, -0.2, 1.1], [-0.4, 0.3, 0.8]]),), "m"),
+    ("read_then_update", (np.array([0.3, -0.5, 0.8]), 5), "x"),
+    ("overwrite_after_use", (np.array([0.3, -0.5, 0.8]),), "x"),
     ("trajectory", (0.7, 4), "x"),
     ("trajectory", (0.7, 1), "x"),
     ("comprehension", (np.array([0.5, -1.0, 2.0]),), "xs"),

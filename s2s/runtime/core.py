@@ -36,6 +36,7 @@ __all__ = [
     "norm_adjoint",
     "unpack_adjoint",
     "add_at",
+    "frozen",
     "zeros_like_list",
     "add_lists",
     "as_list_adjoint",
@@ -108,6 +109,12 @@ def owned_like(t: Any, like: Any) -> np.ndarray:
     out = np.empty(_shape(like), dtype=np.result_type(t, 1.0))
     out[...] = t
     return out
+
+
+def frozen(x: Any) -> Any:
+    """``x`` as a value of its own: a copy if it is an array (which may be a
+    view of an array updated in place later), ``x`` itself otherwise."""
+    return x.copy() if type(x) is np.ndarray else x
 
 
 def zeros_like(x: Any) -> np.ndarray:
