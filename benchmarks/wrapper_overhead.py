@@ -10,7 +10,6 @@ Run: python benchmarks/wrapper_overhead.py
 """
 
 import sys
-import timeit
 from pathlib import Path
 
 import numpy as np
@@ -19,19 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import gaussian_fit as example  # noqa: E402
 
 from s2s import differentiate  # noqa: E402
-
-
-def paired_median_us(a, b, number: int = 2000, rounds: int = 41) -> tuple[float, float, float]:
-    """Medians of a, of b, and of the paired difference a - b, in microseconds."""
-    ta, tb = [], []
-    for k in range(rounds):  # ABBA order, so that neither always runs first
-        first, second = (a, b) if k % 2 == 0 else (b, a)
-        t1 = timeit.timeit(first, number=number) / number * 1e6
-        t2 = timeit.timeit(second, number=number) / number * 1e6
-        ta.append(t1 if k % 2 == 0 else t2)
-        tb.append(t2 if k % 2 == 0 else t1)
-    diff = np.subtract(ta, tb)
-    return float(np.median(ta)), float(np.median(tb)), float(np.median(diff))
+from timing import paired_median_us  # noqa: E402
 
 
 def cube(x):
@@ -50,7 +37,7 @@ def main() -> None:
         ("rs w.r.t. xs (n = 21)", lambda: rs.derivative(d, 0.3), lambda: rs_jvp(d, 0.3, 1.0)),
         ("x * x * x w.r.t. x", lambda: g.derivative(0.3), lambda: cube_jvp(0.3, 1.0)),
     ]:
-        a, b, overhead = paired_median_us(wrapped, direct)
+        a, b, overhead = paired_median_us(wrapped, direct, number=2000, rounds=41)
         print(f"{label:24s} derivative() {a:7.2f} us   generated function {b:7.2f} us   overhead {overhead:5.2f} us")
 
 

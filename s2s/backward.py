@@ -44,6 +44,7 @@ class BackwardEmitter:
         self.initialized: set[str] = set()  # adjoints holding a value here
         self.maybe: set[str] = set()  # ... or None on some paths (their variable existed only on others)
         self.owned: set[str] = set()  # adjoints this function made: safe to update in place
+        self.loop_indices: set[str] = set()  # variables of the enclosing reversed loops: integers from a range
 
     # adjoints -------------------------------------------------------------------------
 
@@ -182,7 +183,7 @@ class BackwardEmitter:
         if self.ctx.shapes.is_list(var):  # an element of a list of adjoints: rebound, never changed in place
             element = ast.Subscript(name(bar), index, ast.Load())
             out.append(ast.Assign([ast.Subscript(name(bar), _copy(index), ast.Store())], ast.BinOp(element, ast.Add(), value)))
-        elif _basic(index, self.rev.indices):
+        elif _basic(index, self.loop_indices):
             target = ast.Subscript(name(bar), index, ast.Store())
             out.append(ast.AugAssign(target, ast.Add(), value))
         else:
@@ -252,7 +253,7 @@ class BackwardEmitter:
             if step.value_shape and contribution.op == "rt.unbroadcast":  # the value's shape was recorded, not the value
                 contribution = graph.call("rt.sum_to_shape", region, graph.var(step.value_shape, None))
             if self.bar(step.value) not in self.initialized:
-                contribution = graph.call("np.copy", contribution)  # not a view of what is zeroed next
+                contribution = graph.call("rt.frozen", contribution)  # not a view of what is zeroed next
             out += schedule([self.accumulate(graph, step.value, contribution)], self.ctx.printer, self.ctx.temp).statements
         out += self.own(step.array)
         out.append(ast.Assign([ast.Subscript(name(bar), _copy(index), ast.Store())], ast.Constant(0.0)))
@@ -357,7 +358,10 @@ class BackwardEmitter:
         for bar in sorted((outer | persistent) - self.initialized):  # accumulated across iterations: start at zero
             out.append(self.zero(self.var_of(bar)))
         self.initialized -= local - persistent
+        if step.index is not None:
+            self.loop_indices.add(step.index)
         body = self.steps(step.body)
+        self.loop_indices.discard(step.index)  # type: ignore[arg-type]
         for bar in sorted((outer | persistent) - self.initialized):  # each iteration hands them on
             body.append(self.zero(self.var_of(bar)))
         self.initialized = (self.initialized - local) | persistent | outer

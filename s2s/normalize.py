@@ -352,7 +352,13 @@ class Normalizer(ExpressionLowering):
         self.loop(k, [_call("len", sequence)], [_assign(stmt.target, _item(sequence, k))], stmt)
 
     def loop(self, index: str, range_args: list[ast.expr], reads: list[ast.stmt], stmt: ast.For) -> None:
-        """``for index in range(*range_args): reads; body``."""
+        """``for index in range(*range_args): reads; body``. The index stays
+        the range's integer throughout the body (the reverse sweep recomputes
+        it from the range): a body that assigns to it gets a copy to change."""
+        if index in _stored_names(stmt.body):
+            k = self.loop_index()
+            reads = [ast.copy_location(_assign(ast.Name(index, ast.Store()), _load(k)), stmt), *reads]
+            index = k
         args = [self.atom(a) for a in range_args]
         iterable = ast.Call(self.spelled("builtins.range"), args, [])
         set_anno(iterable, "op", "builtins.range")
@@ -387,6 +393,10 @@ class _Renamer(ast.NodeTransformer):
 
 def _names(target: ast.expr) -> set[str]:
     return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _stored_names(stmts: list[ast.stmt]) -> set[str]:
+    return {n.id for stmt in stmts for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _pair(target: ast.expr) -> bool:

@@ -122,14 +122,14 @@ class ReverseEmitter:
     def push(self, names: list[str], shapes: dict[str, str] | None = None) -> list[ast.stmt]:
         """``tape.append(x)`` (or a tuple) inside loops and branches; nothing
         outside. ``names`` lists the popped names in order: a value, or (for
-        ``shapes``, value -> name) the shape of a value, ``np.shape(v)``."""
+        ``shapes``, value -> name) the shape of a value, ``shape_of(v)``."""
         values = [n for n in dict.fromkeys(names) if self.varies(n)]
         of_shape = {s: v for v, s in (shapes or {}).items()}
         items = values + list(of_shape)
         if not items:
             return []
         self.uses_tape = True
-        exprs = [name(n) if n not in of_shape else ast.Call(self.ctx.printer.function_ref("np.shape"), [name(of_shape[n])], []) for n in items]
+        exprs = [name(n) if n not in of_shape else ast.Call(self.ctx.printer.function_ref("rt.shape_of"), [name(of_shape[n])], []) for n in items]
         value = exprs[0] if len(exprs) == 1 else ast.Tuple(exprs, ast.Load())
         return [ast.Expr(ast.Call(ast.Attribute(name(self.tape), "append", ast.Load()), [value], []))]
 
@@ -416,7 +416,7 @@ class ReverseEmitter:
                 replacements[id(placeholder)] = []
                 continue
             region = ast.Subscript(name(step.array), copy.deepcopy(step.index), ast.Load())
-            saved = ast.Call(self.ctx.printer.function_ref("np.copy"), [region], [])
+            saved = ast.Call(self.ctx.printer.function_ref("rt.frozen"), [region], [])
             if step.in_loop:
                 self.uses_tape = True
                 step.restore = self.tape
@@ -525,7 +525,7 @@ def _leaves_early(stmt: ast.For | ast.While) -> bool:
 
 
 # arguments of operations that use only the shape of what they are given
-SHAPE_ONLY = {"rt.getitem_adjoint": (1,), "rt.unbroadcast": (1,), "rt.broadcast_like": (1,), "rt.owned_like": (1,), "rt.zeros_like": (0,), "np.shape": (0,), "rt.reduced_size": (0,)}
+SHAPE_ONLY = {"rt.getitem_adjoint": (1,), "rt.unbroadcast": (1,), "rt.broadcast_like": (1,), "rt.owned_like": (1,), "rt.zeros_like": (0,), "np.shape": (0,), "rt.shape_of": (0,), "rt.reduced_size": (0,)}
 
 
 def _value_reads(step: Assignment) -> set[str]:

@@ -51,6 +51,15 @@ def horner(c, x):
     return p
 
 
+def index_reassigned(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x[i] * i
+        i = i + 1
+        s = s + x[i % len(x)] ** 2
+    return s
+
+
 def range_bounds(a, n, step):
     s = 0.0
     for i in range(1, n, step):
@@ -215,6 +224,7 @@ CASES = [
     ("horner", (C4, 0.7), ("c", "x")),
     ("horner", (C4[:1], 0.7), ("c", "x")),
     ("horner", (C4[:0], 0.7), ("x",)),
+    ("index_reassigned", (np.linspace(0.1, 1.0, 5), 4), "x"),
     ("range_bounds", (np.linspace(0.1, 1.0, 7), 7, 2), "a"),
     ("range_bounds", (np.linspace(0.1, 1.0, 7), 1, 2), "a"),
     ("recurrence", (np.linspace(0.1, 1.0, 6), 0.8), ("u", "alpha")),

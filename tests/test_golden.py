@@ -35,6 +35,7 @@ def test_golden(path, function, wrt, mode, update_golden, monkeypatch):
     monkeypatch.chdir(REPO)
     source = generate(load_from_file(path.relative_to(REPO), function), wrt, mode).source
     expected = path.with_name(f"{path.stem}.{function}.{'_'.join(wrt)}.{mode}.txt")
-    if update_golden or not expected.exists():
+    if update_golden:
         expected.write_text(source)
+    assert expected.exists(), f"{expected.name} is missing: run pytest --update-golden and review it"
     assert source == expected.read_text()

@@ -29,6 +29,7 @@ family.helper("rt.unpack_adjoint", "x, bars", shape=same_shape_as("x"))
 family.helper("rt.add_at", "bar, index, g", shape=unknown_shape)
 family.helper("rt.zeros_like_list", "items", shape=same_shape_as("items"))
 family.helper("rt.frozen", "x", shape=same_shape_as("x"))
+family.helper("rt.shape_of", "x")
 family.helper("rt.add_lists", "a, b", shape=same_shape_as("a"))
 family.helper("rt.as_list_adjoint", "g, items", shape=same_shape_as("items"))
 for name in runtime_core.__all__:  # the rest: shapes unknown

@@ -37,13 +37,16 @@ __all__ = [
     "unpack_adjoint",
     "add_at",
     "frozen",
+    "shape_of",
     "zeros_like_list",
     "add_lists",
     "as_list_adjoint",
 ]
 
 
-def _shape(x: Any) -> tuple[int, ...]:
+def shape_of(x: Any) -> tuple[int, ...]:
+    """``np.shape(x)``, without its conversion of array scalars: what the
+    forward sweep records of a value whose adjoint needs only its shape."""
     shape = getattr(x, "shape", None)
     return shape if shape is not None else np.shape(x)
 
@@ -63,8 +66,8 @@ def unbroadcast(g: Any, like: Any) -> Any:
 
     This is the adjoint of numpy's broadcasting.
     """
-    target = _shape(like)
-    if _shape(g) == target:
+    target = shape_of(like)
+    if shape_of(g) == target:
         return g
     return sum_to_shape(g, target)
 
@@ -72,7 +75,7 @@ def unbroadcast(g: Any, like: Any) -> Any:
 def sum_to_shape(g: Any, target: tuple[int, ...]) -> Any:
     """``unbroadcast`` to a shape given as a tuple (a shape the forward sweep
     recorded instead of keeping the array)."""
-    have = _shape(g)
+    have = shape_of(g)
     if have == target:
         return g
     if not target:
@@ -95,8 +98,8 @@ def sum_to_shape(g: Any, target: tuple[int, ...]) -> Any:
 
 def broadcast_like(t: Any, like: Any) -> Any:
     """``t`` broadcast to the shape of ``like``, as a new array."""
-    target = _shape(like)
-    if _shape(t) == target:
+    target = shape_of(like)
+    if shape_of(t) == target:
         return t
     out = np.empty(target, dtype=np.result_type(t, 1.0))
     out[...] = t
@@ -106,7 +109,7 @@ def broadcast_like(t: Any, like: Any) -> Any:
 def owned_like(t: Any, like: Any) -> np.ndarray:
     """A new, writable array shaped like ``like`` holding ``t`` (broadcast):
     a derivative that generated code may then update in place."""
-    out = np.empty(_shape(like), dtype=np.result_type(t, 1.0))
+    out = np.empty(shape_of(like), dtype=np.result_type(t, 1.0))
     out[...] = t
     return out
 
@@ -119,7 +122,7 @@ def frozen(x: Any) -> Any:
 
 def zeros_like(x: Any) -> np.ndarray:
     """A zero derivative for ``x``: its shape, a floating dtype."""
-    return np.zeros(_shape(x), dtype=_float_dtype(x))
+    return np.zeros(shape_of(x), dtype=_float_dtype(x))
 
 
 def xlogy(x: Any, y: Any) -> Any:
@@ -142,7 +145,7 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
 
 def reduced_size(x: Any, axis: Any = None) -> int:
     """How many elements of ``x`` each result of a reduction over ``axis`` sums."""
-    shape = _shape(x)
+    shape = shape_of(x)
     size = 1
     for a in _axes(axis, len(shape)):
         size *= shape[a]
@@ -235,7 +238,7 @@ def norm_adjoint(g: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = Fa
 def cumsum_adjoint(g: Any, x: Any, axis: Any = None) -> Any:
     """Adjoint of ``np.cumsum``: a cumulative sum from the end."""
     if axis is None:
-        return np.flip(np.cumsum(np.flip(g))).reshape(_shape(x))
+        return np.flip(np.cumsum(np.flip(g))).reshape(shape_of(x))
     return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
 
 
@@ -258,7 +261,7 @@ def cumprod_tangent(t: Any, x: Any, out: Any, axis: Any = None) -> Any:
 def cumprod_adjoint(g: Any, x: Any, out: Any, axis: Any = None) -> Any:
     """Adjoint of ``np.cumprod``, exact where ``x`` has zeros."""
     if axis is None:
-        return cumprod_adjoint(np.ravel(g), np.ravel(x), np.ravel(out), 0).reshape(_shape(x))
+        return cumprod_adjoint(np.ravel(g), np.ravel(x), np.ravel(out), 0).reshape(shape_of(x))
     x, out = np.asarray(x), np.asarray(out)
     g = np.broadcast_to(g, x.shape)
     if np.all(x != 0):
@@ -291,6 +294,9 @@ def unpack_adjoint(x: Any, bars: tuple) -> Any:
 def add_at(bar: np.ndarray, index: Any, g: Any) -> None:
     """``bar[index] += g``, adding once per occurrence where an integer-array
     index repeats an element (as ``np.add.at`` does)."""
+    if type(index) is int or type(index) is slice:
+        bar[index] += g
+        return
     parts = index if isinstance(index, tuple) else (index,)
     if any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in "iu" for p in parts):
         np.add.at(bar, index, g)
