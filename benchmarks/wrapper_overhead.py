@@ -12,7 +12,6 @@ Run: python benchmarks/wrapper_overhead.py
 import sys
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import gaussian_fit as example  # noqa: E402

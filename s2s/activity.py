@@ -134,7 +134,7 @@ class Analyzer:
         if key in self.memo:
             return self.memo[key]
         if fn.identity in self.in_progress:
-            raise fn.error(fn.tree, f"{fn.name} calls itself (directly or through other functions)", "s2s does not differentiate recursion; write it as a loop-free computation")
+            raise fn.error(fn.tree, f"{fn.name} calls itself (directly or through other functions)", "s2s does not differentiate recursion; write it as a loop")
         self.in_progress.append(fn.identity)
         try:
             activity = self._analyze(fn, varied, useful)

@@ -358,12 +358,23 @@ class BackwardEmitter:
         for bar in sorted((outer | persistent) - self.initialized):  # accumulated across iterations: start at zero
             out.append(self.zero(self.var_of(bar)))
         self.initialized -= local - persistent
-        if step.index is not None:
-            self.loop_indices.add(step.index)
-        body = self.steps(step.body)
-        self.loop_indices.discard(step.index)  # type: ignore[arg-type]
+        # an iteration that overwrites a carried value without reading it hands
+        # on no cotangent: None, not zeros, whose shape would be the value's
+        # after the loop rather than before the iteration
+        canonical = {self.bar(n) for n in step.canonical}
+        state = self.state()
+        body = self.loop_body(step)
+        handed_none = (persistent & canonical) - self.initialized
+        if handed_none - state[2]:  # later iterations start from None: write the body for it
+            self.restore(state)
+            self.maybe |= handed_none
+            body = self.loop_body(step)
         for bar in sorted((outer | persistent) - self.initialized):  # each iteration hands them on
-            body.append(self.zero(self.var_of(bar)))
+            if bar in handed_none:
+                body.append(ast.Assign([store(bar)], ast.Constant(None)))
+                self.maybe.add(bar)
+            else:
+                body.append(self.zero(self.var_of(bar)))
         self.initialized = (self.initialized - local) | persistent | outer
         self.owned -= local - persistent
         if step.index is not None:
@@ -376,6 +387,23 @@ class BackwardEmitter:
             header = ast.For(store(counter), ast.Call(name("range"), [name(step.count)], []), body or [ast.Pass()], [])  # type: ignore[arg-type]
         out.append(header)
         return out
+
+    def loop_body(self, step: Loop) -> list[ast.stmt]:
+        if step.index is not None:
+            self.loop_indices.add(step.index)
+        body = self.steps(step.body)
+        self.loop_indices.discard(step.index)  # type: ignore[arg-type]
+        return body
+
+    def state(self) -> tuple:
+        """What writing code changes, to write a block a second time."""
+        ctx = self.ctx
+        return (set(self.initialized), set(self.owned), set(self.maybe), set(ctx.names.taken), set(ctx.commented), dict(self.rev.bars))
+
+    def restore(self, state: tuple) -> None:
+        initialized, owned, maybe, taken, commented, bars = state
+        self.initialized, self.owned, self.maybe = set(initialized), set(owned), set(maybe)
+        self.ctx.names.taken, self.ctx.commented, self.rev.bars = set(taken), set(commented), dict(bars)
 
     # the ends of the sweep -------------------------------------------------------------------
 

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import itertools
+from typing import Callable
 
 from .activity import returned
 from .anno import copy_annos, get_anno
@@ -79,6 +81,12 @@ class ReverseEmitter:
         self.saves: list[tuple[list[ast.stmt], ast.stmt, Update]] = []  # in-place saves to fill in at the end
         self.loop_stack: list[int] = []  # ids of the enclosing loops
         self.readers: list[Assignment] = []  # steps whose adjoints read primal values
+        self.unpacks: list[Unpack] = []  # ... and those that read a value's shape
+        # shapes recorded outside loops and branches: (placeholder, value, shape name),
+        # and how to read the value itself instead, should the sweep save it anyway
+        self.shape_saves: list[tuple[ast.stmt, str, str]] = []
+        self.shape_readers: dict[str, list[Callable[[], None]]] = {}
+        self.shape_names: dict[str, str] = {}  # value -> its shape recorded outside loops, while it holds
 
     # names -----------------------------------------------------------------------
 
@@ -120,18 +128,27 @@ class ReverseEmitter:
         return name_ in self.conditional or any(name_ in defined for defined in self.scopes)
 
     def push(self, names: list[str], shapes: dict[str, str] | None = None) -> list[ast.stmt]:
-        """``tape.append(x)`` (or a tuple) inside loops and branches; nothing
-        outside. ``names`` lists the popped names in order: a value, or (for
-        ``shapes``, value -> name) the shape of a value, ``shape_of(v)``."""
+        """``tape.append(x)`` (or a tuple) of the values in ``names`` that
+        vary, then of the shapes in ``shapes`` (value -> name of its shape)
+        inside loops and branches; outside them the shapes are kept as
+        ``v_shape = shape_of(v)``, saved once at the end of the sweep."""
         values = [n for n in dict.fromkeys(names) if self.varies(n)]
-        of_shape = {s: v for v, s in (shapes or {}).items()}
-        items = values + list(of_shape)
-        if not items:
-            return []
-        self.uses_tape = True
-        exprs = [name(n) if n not in of_shape else ast.Call(self.ctx.printer.function_ref("rt.shape_of"), [name(of_shape[n])], []) for n in items]
-        value = exprs[0] if len(exprs) == 1 else ast.Tuple(exprs, ast.Load())
-        return [ast.Expr(ast.Call(ast.Attribute(name(self.tape), "append", ast.Load()), [value], []))]
+        out: list[ast.stmt] = []
+        exprs: list[ast.expr] = [name(n) for n in values]
+        for value, shape in (shapes or {}).items():
+            if self.scopes:
+                exprs.append(ast.Call(self.ctx.printer.function_ref("rt.shape_of"), [name(value)], []))
+            else:  # written at the end, unless the value itself is saved anyway
+                self.define(shape, shape)
+                self.shape_names[value] = shape
+                placeholder = ast.Pass()
+                self.shape_saves.append((placeholder, value, shape))
+                out.append(placeholder)
+        if exprs:
+            self.uses_tape = True
+            pushed = exprs[0] if len(exprs) == 1 else ast.Tuple(exprs, ast.Load())
+            out.append(ast.Expr(ast.Call(ast.Attribute(name(self.tape), "append", ast.Load()), [pushed], [])))
+        return out
 
     # the forward sweep -------------------------------------------------------------
 
@@ -201,26 +218,37 @@ class ReverseEmitter:
                 self.define(bound, bound)
         step = Assignment(origin, version, graph, root, contributions, emitted.names)
         shapes = self.read_shapes_only(step)
-        step.pushed = [r for r in self.reads(step) if self.varies(r) and r not in shapes.values()] + list(shapes.values())
+        values = [r for r in self.reads(step) if self.varies(r) and r not in shapes.values()]
+        step.pushed = values + (list(shapes.values()) if self.scopes else [])
         self.record(step)
-        return emitted.statements + self.push(step.pushed[: len(step.pushed) - len(shapes)], shapes)
+        return emitted.statements + self.push(values, shapes)
 
     def read_shapes_only(self, step: Assignment) -> dict[str, str]:
-        """Loop-variant values the adjoint reads only for their shape (to sum
-        a contribution back to it): it reads a pushed shape instead, so that
-        no array is kept per iteration for that. Returns value -> shape name."""
+        """Values the adjoint reads only for their shape (to sum a
+        contribution back to it): it reads a recorded shape instead, so that
+        no array is kept alive for that (once per iteration in a loop, once
+        per call in a callee that a loop calls). Parameters are alive anyway.
+        Returns value -> shape name, for the shapes to record here."""
         shaped: dict[str, str] = {}
         graph = step.graph
         for var, contribution in list(step.contributions.items()):
             if contribution.op != "rt.unbroadcast":
                 continue
             g, like = contribution.args
-            if like.op != "var" or not self.varies(like.name) or self.reads_value(step, like.name, skip=contribution):
+            if like.op != "var" or self.alive_anyway(like.name) or self.reads_value(step, like.name, skip=contribution):
                 continue
-            if like.name not in shaped:
-                shaped[like.name] = self.ctx.names.fresh(f"{like.name}_shape")
-            step.contributions[var] = graph.call("rt.sum_to_shape", g, graph.var(shaped[like.name], None))
+            shape = shaped.get(like.name) or (None if self.scopes else self.shape_names.get(like.name))
+            if shape is None:
+                shape = shaped[like.name] = self.ctx.names.fresh(f"{like.name}_shape")
+            step.contributions[var] = graph.call("rt.sum_to_shape", g, graph.var(shape, None))
+            self.shape_readers.setdefault(shape, []).append(functools.partial(step.contributions.__setitem__, var, contribution))
         return shaped
+
+    def alive_anyway(self, var: str) -> bool:
+        """Is ``var`` kept alive by the caller whatever the sweep saves? The
+        arguments of the differentiated function are; a callee's are not
+        (a loop calling it would keep every iteration's argument)."""
+        return self.entry and var in self.params
 
     def reads_value(self, step: Assignment, var: str, skip: Node) -> bool:
         """Does the adjoint read ``var``'s value (not only its shape in ``skip``)?"""
@@ -272,6 +300,7 @@ class ReverseEmitter:
             self.ctx.shapes.assign(v, None)
         source = value.id  # type: ignore[attr-defined]
         step = Unpack(origin, versions, source)
+        self.unpacks.append(step)
         step.pushed = [source] if self.varies(source) else []
         self.record(step)
         return [ast.Assign([tuple_target(versions)], value)] + self.push(step.pushed)
@@ -296,16 +325,17 @@ class ReverseEmitter:
         carries = self.act.is_active(stmt) and isinstance(value, ast.Name) and stmt.value.id in self.act.varied_before(stmt)  # type: ignore[attr-defined]
         step = Update(origin, array, index, value.id if carries else None, in_loop=bool(self.scopes))  # type: ignore[attr-defined]
         index_names = sorted({n.id for n in ast.walk(index) if isinstance(n, ast.Name)})
-        step.pushed = [n for n in index_names if self.varies(n)]
+        values = [n for n in index_names if self.varies(n)]
         shapes: dict[str, str] = {}
-        if carries and self.varies(value.id):  # type: ignore[attr-defined]
+        if carries and not self.alive_anyway(value.id):  # type: ignore[attr-defined]
             step.value_shape = shapes[value.id] = self.ctx.names.fresh(f"{value.id}_shape")  # type: ignore[attr-defined]
-            step.pushed.append(step.value_shape)
+            self.shape_readers[step.value_shape] = [functools.partial(setattr, step, "value_shape", "")]
+        step.pushed = values + (list(shapes.values()) if self.scopes else [])
         self.record(step)
         placeholder: ast.stmt = ast.Pass()
         out = [placeholder, self.ctx.respell(ast.Assign([ast.Subscript(name(array), index, ast.Store())], value))]  # type: ignore[list-item]
         self.saves.append((out, placeholder, step))
-        return out + self.push(step.pushed[: len(step.pushed) - len(shapes)], shapes)
+        return out + self.push(values, shapes)
 
     def branch(self, stmt: ast.If, origin) -> list[ast.stmt]:
         if _is_loop_exit(stmt):  # `if stop: break` changes no value: no adjoint
@@ -349,9 +379,9 @@ class ReverseEmitter:
         common names at the end of each iteration; its trip count recorded
         when it can end early, or is a while loop."""
         assigned = _assigned(stmt.body)
+        before = self.fresh_entries(assigned, origin)
         entry = dict(self.current)
         carried = {v: entry.get(v, v) for v in assigned}
-        before: list[ast.stmt] = []
         index = iterations = count = None
         if isinstance(stmt, ast.For):
             index = stmt.target.id  # type: ignore[attr-defined]
@@ -367,6 +397,7 @@ class ReverseEmitter:
         self.current = dict(entry)
         for canonical in carried.values():  # values change from one iteration to the next
             self.ctx.shapes.forget(canonical)
+            self.shape_names.pop(canonical, None)
             for scope in self.scopes:
                 scope.add(canonical)
         self.scopes.append(set(carried.values()))
@@ -405,6 +436,21 @@ class ReverseEmitter:
             new.test = self.ctx.respell(self.renamed(stmt.test))  # type: ignore[assignment]
         return before + [new] + self.push(step.pushed)  # pushed after: popped before the reversed loop
 
+    def fresh_entries(self, assigned: set[str], origin) -> list[ast.stmt]:
+        """``u2 = u`` before a loop that carries ``u``, when an adjoint
+        recorded earlier reads ``u``: the loop then changes ``u2``, and the
+        value read stays the one saved at the end of the sweep."""
+        read = _read_names_of_steps(self.readers) | {s.source for s in self.unpacks}
+        out: list[ast.stmt] = []
+        for var in sorted(assigned):
+            entry = self.current.get(var)
+            if entry is None or entry not in read:
+                continue
+            fresh = self.version(var)
+            self.record(Copy(origin, fresh, entry))
+            out.append(ast.Assign([store(fresh)], name(entry)))
+        return out
+
     # the whole function -----------------------------------------------------------------
 
     def fill_saves(self, body: list[ast.stmt], read: set[str]) -> list[ast.stmt]:
@@ -427,6 +473,21 @@ class ReverseEmitter:
                 replacements[id(placeholder)] = [ast.Assign([store(step.restore)], saved)]
         return _replaced(body, replacements)
 
+    def drop_kept_shapes(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """Shapes recorded outside loops of values the sweep saves anyway
+        (an adjoint reads their values): read the value's shape instead."""
+        kept = set().union(*(_value_reads(r) for r in self.readers)) - self.conditional
+        replacements: dict[int, list[ast.stmt]] = {}
+        for placeholder, value, shape in self.shape_saves:
+            if value in kept:
+                replacements[id(placeholder)] = []
+                for read_the_value in self.shape_readers[shape]:
+                    read_the_value()
+            else:
+                shape_of = ast.Call(self.ctx.printer.function_ref("rt.shape_of"), [name(value)], [])
+                replacements[id(placeholder)] = [ast.Assign([store(shape)], shape_of)]
+        return _replaced(body, replacements)
+
     def read_before(self, update: Update) -> bool:
         """Does an adjoint read ``update.array``'s values at a point the
         forward sweep can reach before the update (earlier, or in a loop
@@ -441,7 +502,7 @@ class ReverseEmitter:
     def run(self) -> list[ast.FunctionDef]:
         forward_body = self.block(self.ctx.tree.body[:-1])
         outputs = [self.renamed(o) for o in returned(self.ctx.tree)]
-        forward_body = self.fill_saves(forward_body, set())
+        forward_body = self.fill_saves(self.drop_kept_shapes(forward_body), set())
         self.ctx.commented.clear()  # the backward sweep quotes the user's lines again
         backward = BackwardEmitter(self)
         out_params, backward_body = backward.output_parameters(outputs)

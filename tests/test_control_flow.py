@@ -51,6 +51,21 @@ def horner(c, x):
     return p
 
 
+def read_then_loop_overwrites(x, c):
+    u = x * 2.0
+    w = np.sum(u * c)
+    for k in range(3):
+        u = c * k
+    return w + np.sum(u)
+
+
+def loop_overwrites_unread(x, c):
+    u = x * 1.0
+    for k in range(3):
+        u = c * k
+    return np.sum(u)
+
+
 def index_reassigned(x, n):
     s = 0.0
     for i in range(n):
@@ -225,6 +240,9 @@ CASES = [
     ("horner", (C4[:1], 0.7), ("c", "x")),
     ("horner", (C4[:0], 0.7), ("x",)),
     ("index_reassigned", (np.linspace(0.1, 1.0, 5), 4), "x"),
+    ("read_then_loop_overwrites", (np.linspace(0.1, 1.0, 5), 0.7), ("x", "c")),
+    ("loop_overwrites_unread", (np.linspace(0.1, 1.0, 5), 0.7), ("x", "c")),
+    ("loop_overwrites_unread", (np.linspace(0.1, 1.0, 5), np.linspace(1.0, 2.0, 5)), ("x", "c")),
     ("range_bounds", (np.linspace(0.1, 1.0, 7), 7, 2), "a"),
     ("range_bounds", (np.linspace(0.1, 1.0, 7), 1, 2), "a"),
     ("recurrence", (np.linspace(0.1, 1.0, 6), 0.8), ("u", "alpha")),

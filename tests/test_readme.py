@@ -45,3 +45,11 @@ def test_the_error_shown_is_the_error_raised(tmp_path, monkeypatch):
     with pytest.raises(S2SError) as info:
         differentiate(loss, wrt="w")
     assert str(info.value).replace(str(tmp_path) + "/", "") == expected
+
+
+def test_the_reverse_loop_shown_is_what_s2s_generates(tmp_path, monkeypatch):
+    primal, shown = _blocks("python")[3:5]
+    (tmp_path / "recurrence.py").write_text(primal)
+    monkeypatch.chdir(tmp_path)
+    source = generate(load_from_file("recurrence.py", "recurrence"), ("alpha", "u"), "reverse").source
+    assert shown.strip() in source

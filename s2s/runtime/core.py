@@ -44,11 +44,25 @@ __all__ = [
 ]
 
 
-def shape_of(x: Any) -> tuple[int, ...]:
-    """``np.shape(x)``, without its conversion of array scalars: what the
-    forward sweep records of a value whose adjoint needs only its shape."""
+_SHAPES: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+
+def _shape(x: Any) -> tuple[int, ...]:
     shape = getattr(x, "shape", None)
     return shape if shape is not None else np.shape(x)
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    """``np.shape(x)``, as the forward sweep records it for an adjoint that
+    needs only the shape: without numpy's conversion of array scalars, and
+    one shared tuple per distinct shape, so that a loop's tape holds
+    references rather than a new tuple per iteration."""
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        shape = np.shape(x)
+    if len(_SHAPES) > 4096:  # many distinct shapes: start afresh rather than grow
+        _SHAPES.clear()
+    return _SHAPES.setdefault(shape, shape)
 
 
 def _float_dtype(x: Any) -> np.dtype:
@@ -66,8 +80,8 @@ def unbroadcast(g: Any, like: Any) -> Any:
 
     This is the adjoint of numpy's broadcasting.
     """
-    target = shape_of(like)
-    if shape_of(g) == target:
+    target = _shape(like)
+    if _shape(g) == target:
         return g
     return sum_to_shape(g, target)
 
@@ -75,7 +89,7 @@ def unbroadcast(g: Any, like: Any) -> Any:
 def sum_to_shape(g: Any, target: tuple[int, ...]) -> Any:
     """``unbroadcast`` to a shape given as a tuple (a shape the forward sweep
     recorded instead of keeping the array)."""
-    have = shape_of(g)
+    have = _shape(g)
     if have == target:
         return g
     if not target:
@@ -98,8 +112,8 @@ def sum_to_shape(g: Any, target: tuple[int, ...]) -> Any:
 
 def broadcast_like(t: Any, like: Any) -> Any:
     """``t`` broadcast to the shape of ``like``, as a new array."""
-    target = shape_of(like)
-    if shape_of(t) == target:
+    target = _shape(like)
+    if _shape(t) == target:
         return t
     out = np.empty(target, dtype=np.result_type(t, 1.0))
     out[...] = t
@@ -109,7 +123,7 @@ def broadcast_like(t: Any, like: Any) -> Any:
 def owned_like(t: Any, like: Any) -> np.ndarray:
     """A new, writable array shaped like ``like`` holding ``t`` (broadcast):
     a derivative that generated code may then update in place."""
-    out = np.empty(shape_of(like), dtype=np.result_type(t, 1.0))
+    out = np.empty(_shape(like), dtype=np.result_type(t, 1.0))
     out[...] = t
     return out
 
@@ -122,7 +136,7 @@ def frozen(x: Any) -> Any:
 
 def zeros_like(x: Any) -> np.ndarray:
     """A zero derivative for ``x``: its shape, a floating dtype."""
-    return np.zeros(shape_of(x), dtype=_float_dtype(x))
+    return np.zeros(_shape(x), dtype=_float_dtype(x))
 
 
 def xlogy(x: Any, y: Any) -> Any:
@@ -145,7 +159,7 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
 
 def reduced_size(x: Any, axis: Any = None) -> int:
     """How many elements of ``x`` each result of a reduction over ``axis`` sums."""
-    shape = shape_of(x)
+    shape = _shape(x)
     size = 1
     for a in _axes(axis, len(shape)):
         size *= shape[a]
@@ -238,7 +252,7 @@ def norm_adjoint(g: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = Fa
 def cumsum_adjoint(g: Any, x: Any, axis: Any = None) -> Any:
     """Adjoint of ``np.cumsum``: a cumulative sum from the end."""
     if axis is None:
-        return np.flip(np.cumsum(np.flip(g))).reshape(shape_of(x))
+        return np.flip(np.cumsum(np.flip(g))).reshape(_shape(x))
     return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
 
 
@@ -261,7 +275,7 @@ def cumprod_tangent(t: Any, x: Any, out: Any, axis: Any = None) -> Any:
 def cumprod_adjoint(g: Any, x: Any, out: Any, axis: Any = None) -> Any:
     """Adjoint of ``np.cumprod``, exact where ``x`` has zeros."""
     if axis is None:
-        return cumprod_adjoint(np.ravel(g), np.ravel(x), np.ravel(out), 0).reshape(shape_of(x))
+        return cumprod_adjoint(np.ravel(g), np.ravel(x), np.ravel(out), 0).reshape(_shape(x))
     x, out = np.asarray(x), np.asarray(out)
     g = np.broadcast_to(g, x.shape)
     if np.all(x != 0):
