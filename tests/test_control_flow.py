@@ -66,6 +66,19 @@ def loop_overwrites_unread(x, c):
     return np.sum(u)
 
 
+def clipped_power(x, n):
+    p = 1.0
+    for k in range(n):
+        p = p * x
+    if p > 4.0:
+        return 4.0 + np.log(p - 3.0)
+    return p
+
+
+def calls_control_flow(x, y, n):
+    return clipped_power(x, n) * y + clipped_power(y, 2)
+
+
 def index_reassigned(x, n):
     s = 0.0
     for i in range(n):
@@ -239,6 +252,9 @@ CASES = [
     ("horner", (C4, 0.7), ("c", "x")),
     ("horner", (C4[:1], 0.7), ("c", "x")),
     ("horner", (C4[:0], 0.7), ("x",)),
+    ("calls_control_flow", (1.5, 0.5, 3), ("x", "y")),
+    ("calls_control_flow", (2.0, 2.5, 3), ("x", "y")),
+    ("calls_control_flow", (2.0, 2.5, 0), ("x", "y")),
     ("index_reassigned", (np.linspace(0.1, 1.0, 5), 4), "x"),
     ("read_then_loop_overwrites", (np.linspace(0.1, 1.0, 5), 0.7), ("x", "c")),
     ("loop_overwrites_unread", (np.linspace(0.1, 1.0, 5), 0.7), ("x", "c")),
