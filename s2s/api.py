@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import os
 import threading
 import types
 from dataclasses import dataclass
@@ -22,11 +23,10 @@ from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
+from .cache import ModuleCache, cache_key, module_cache
 from .errors import S2SError
-from .frontend import load_function
-from .generate import Generated, generate
-from .loader import load_module
-from .normalize import fence
+from .frontend import differentiable_function
+from .loader import ModuleInfo, load_module, owners_by_chain
 
 Mode = Literal["auto", "forward", "reverse"]
 MODES = ("auto", "forward", "reverse")
@@ -36,11 +36,12 @@ MODES = ("auto", "forward", "reverse")
 class Loaded:
     """A generated module, compiled and bound to the user's code."""
 
-    generated: Generated
+    source: str
+    info: ModuleInfo
     functions: dict[str, Callable]
 
     def entry(self, role: str) -> Callable:
-        return self.functions[self.generated.entry[role]]
+        return self.functions[self.info.entry[role]]
 
 
 class Differentiated:
@@ -52,14 +53,16 @@ class Differentiated:
     ``source()`` the generated code.
     """
 
-    def __init__(self, fn: Callable, wrt: str | Sequence[str], mode: Mode = "auto") -> None:
-        if isinstance(fn, Differentiated):
-            fn = fn.__wrapped__
-        if not isinstance(fn, types.FunctionType):
-            raise S2SError(
-                f"s2s differentiates Python functions written with `def`; got {type(fn).__name__}",
-                hint="decorate the function itself",
-            )
+    def __init__(
+        self,
+        fn: Callable,
+        wrt: str | Sequence[str],
+        mode: Mode = "auto",
+        *,
+        cache: bool = True,
+        cache_dir: str | os.PathLike | None = None,
+    ) -> None:
+        fn = differentiable_function(fn)
         functools.update_wrapper(self, fn)
         self.__s2s_primal__ = fn
         self.params = _parameter_names(fn)
@@ -67,7 +70,8 @@ class Differentiated:
         if mode not in MODES:
             raise S2SError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         self.mode: Mode = mode
-        fence(load_function(fn))  # unsupported syntax is reported where the function is defined
+        self._cache_wanted = cache
+        self._cache_dir = cache_dir
         self._bind = _binder(fn)
         self._nparams = len(self.params)
         self._wrt_index = tuple(self.params.index(w) for w in self.wrt)
@@ -120,10 +124,10 @@ class Differentiated:
         """
         chosen = mode or (self.mode if self.mode != "auto" else self._last_mode)
         if chosen is None:
-            chosen = "reverse" if self._load("forward").generated.scalar_output else "forward"
+            chosen = "reverse" if self._load("forward").info.scalar_output else "forward"
         if chosen not in ("forward", "reverse"):
             raise S2SError(f"source(mode=...) takes 'forward' or 'reverse'; got {chosen!r}")
-        return self._load(chosen).generated.source
+        return self._load(chosen).source
 
     def __repr__(self) -> str:
         wrt = ", ".join(self.wrt)
@@ -139,13 +143,34 @@ class Differentiated:
         with self._lock:
             loaded = self._loaded.get(mode)
             if loaded is None:
-                source = load_function(self.__wrapped__)
-                generated = generate(source, self.wrt, mode)
-                owners = {name: fs.function for name, fs in generated.owners.items()}
-                filename = f"<s2s {mode} derivative of {self.__qualname__}>"
-                loaded = Loaded(generated, load_module(generated.source, filename, owners))  # type: ignore[arg-type]
-                self._loaded[mode] = loaded
+                loaded = self._loaded[mode] = self._read_or_generate(mode)
         return loaded
+
+    def _read_or_generate(self, mode: str) -> Loaded:
+        """The module from the disk cache when it holds one for this code,
+        else generated (and stored)."""
+        fn = self.__wrapped__
+        filename = f"<s2s {mode} derivative of {self.__qualname__}>"
+        cache = self._module_cache()
+        key = cache_key(fn, self.wrt, mode) if cache is not None else ""
+        text = cache.get(key) if cache is not None else None
+        if text is not None:
+            try:
+                info = ModuleInfo.read(text)
+                return Loaded(text, info, load_module(text, filename, info, owners_by_chain(fn, info.bindings)))
+            except (ValueError, LookupError, SyntaxError) as exc:
+                cache.report(f"s2s is ignoring the cache file {cache.path(key)}: {exc}; generating the derivative again")  # type: ignore[union-attr]
+        from .frontend import load_function
+        from .generate import generate  # the compiler is imported only when it is needed
+
+        generated = generate(load_function(fn), self.wrt, mode)
+        if cache is not None:
+            cache.put(key, generated.source)
+        owners = {name: source.function for name, source in generated.owners.items()}
+        return Loaded(generated.source, generated.info, load_module(generated.source, filename, generated.info, owners))  # type: ignore[arg-type]
+
+    def _module_cache(self) -> ModuleCache | None:
+        return module_cache(self._cache_dir) if self._cache_wanted else None
 
     # plans ------------------------------------------------------------------------
 
@@ -223,7 +248,7 @@ class _ReversePlan(_Plan):
     def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]]) -> None:
         super().__init__(owner, wrt_shapes)
         loaded = owner._load("reverse")
-        if loaded.generated.tuple_output:
+        if loaded.info.tuple_output:
             raise S2SError("derivatives of functions returning several outputs are not supported yet", hint="return one array")
         self.sweep = loaded.entry("forward")
         self.backward = loaded.entry("backward")
@@ -426,7 +451,14 @@ def _binder(fn: Callable) -> Callable[..., tuple]:
     return bind
 
 
-def differentiate(fn: Callable | None = None, *, wrt: str | Sequence[str], mode: Mode = "auto") -> Any:
+def differentiate(
+    fn: Callable | None = None,
+    *,
+    wrt: str | Sequence[str],
+    mode: Mode = "auto",
+    cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> Any:
     """Differentiate ``fn`` with respect to the parameters named in ``wrt``.
 
     Use as a decorator, ``@differentiate(wrt="xs")``, or as a function,
@@ -443,7 +475,13 @@ def differentiate(fn: Callable | None = None, *, wrt: str | Sequence[str], mode:
         ``"forward"`` (tangent), ``"reverse"`` (adjoint) or ``"auto"``, which
         picks forward when the differentiated arguments hold no more
         elements than the output, reverse otherwise.
+    cache:
+        Keep generated modules on disk and reuse them in later processes
+        (``False``: generate in memory each process).
+    cache_dir:
+        Where; default ``S2S_CACHE_DIR``, else ``$XDG_CACHE_HOME/s2s``, else
+        ``~/.cache/s2s``.
     """
     if fn is None:
-        return lambda f: Differentiated(f, wrt, mode)
-    return Differentiated(fn, wrt, mode)
+        return lambda f: Differentiated(f, wrt, mode, cache=cache, cache_dir=cache_dir)
+    return Differentiated(fn, wrt, mode, cache=cache, cache_dir=cache_dir)

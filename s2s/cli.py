@@ -20,12 +20,16 @@ from . import __version__
 from .errors import S2SError
 
 EXAMPLE = """\
-example:
+examples:
   s2s examples/gaussian_fit.py rs --wrt xs
   s2s model.py loss --wrt w,b --mode reverse --output loss_grad.py
 
 The output is the module s2s generates and runs for the same function and
 options (what `differentiate(f, wrt=...).source()` returns).
+
+The disk cache of generated modules:
+  s2s cache info     where it is, how many modules, their size
+  s2s cache clear    remove them
 """
 
 
@@ -70,6 +74,8 @@ def derivative_source(path: str, function: str, wrt: tuple[str, ...], mode: str)
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cache"] and not Path("cache").is_file():
+        return cache_command(argv[1:])
     args = _parser().parse_args(argv)
     wrt = tuple(w.strip() for w in args.wrt.split(",") if w.strip())
     try:
@@ -92,6 +98,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     sys.stdout.write(highlight(source) if color else source)
+    return 0
+
+
+def cache_command(argv: list[str]) -> int:
+    """``s2s cache info`` and ``s2s cache clear``."""
+    from .cache import default_directory, module_cache
+
+    parser = argparse.ArgumentParser(prog="s2s cache", description="Inspect or empty the disk cache of generated derivative modules.")
+    parser.add_argument("action", choices=("info", "clear"), help="info: location, number of modules and size; clear: remove them")
+    parser.add_argument("--dir", metavar="PATH", help="the cache directory (default: S2S_CACHE_DIR, else $XDG_CACHE_HOME/s2s, else ~/.cache/s2s)")
+    args = parser.parse_args(argv)
+    cache = module_cache(args.dir if args.dir else default_directory())
+    if args.action == "clear":
+        removed = cache.clear()
+        print(f"removed {removed} module{'s' if removed != 1 else ''} from {cache.directory}")
+        return 0
+    print(f"s2s cache: {cache.directory}")
+    if not cache.directory.is_dir():
+        print("  empty (not created yet)")
+        return 0
+    entries = cache.entries()
+    size = sum(p.stat().st_size for p in entries)
+    print(f"  {len(entries)} module{'s' if len(entries) != 1 else ''}, {size / 1000:.1f} kB")
     return 0
 
 

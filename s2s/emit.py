@@ -1,12 +1,13 @@
 """Emission: generated functions as one readable module of plain Python.
 
-Entry point: ``emit_module(functions, module, header, bindings) -> str``.
+Entry point: ``emit_module(functions, module, header, info) -> str``.
 
 The module starts with a header saying what it is the derivative of, imports
-numpy and the few runtime helpers it uses, and ends with the table that
-tells s2s which user function each generated function belongs to (whose
-globals and closure cells it reads when it runs). Each block of derivative
-code is preceded by a comment quoting the user's line it comes from.
+numpy and the few runtime helpers it uses, and ends with what s2s needs to
+call it (``S2S_MODULE``): its entry functions, its outputs, and which user
+function each generated function belongs to (whose globals and closure
+cells it reads when it runs). Each block of derivative code is preceded by a
+comment quoting the user's line it comes from.
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ import ast
 
 from .anno import get_anno
 from .codegen import ModuleContext
-
-BINDINGS_NAME = "S2S_BINDINGS"
+from .loader import ModuleInfo
 
 
 def emit_module(
     functions: list[ast.FunctionDef],
     module: ModuleContext,
     header: list[str],
-    bindings: dict[str, tuple[str, ...]],
+    info: ModuleInfo,
 ) -> str:
     lines = [f"# {line}" if line else "#" for line in header]
     lines.append("")
@@ -36,9 +36,10 @@ def emit_module(
         lines.append(f"from s2s.runtime import {', '.join(spelled)}")
     for function in functions:
         lines += ["", ""] + print_function(function)
-    lines += ["", "", "# The user function whose globals and closure each function above runs with,"]
-    lines.append("# as the chain of names that calls it from the differentiated function.")
-    lines.append(f"{BINDINGS_NAME} = {bindings!r}")
+    lines += ["", "", "# How s2s calls this module: its entry functions and outputs, and for each"]
+    lines.append("# function the user function whose globals and closure it runs with, as the")
+    lines.append("# chain of names that calls it from the differentiated function.")
+    lines.append(info.statement())
     return "\n".join(lines) + "\n"
 
 

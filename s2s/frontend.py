@@ -27,6 +27,7 @@ import functools
 import inspect
 import linecache
 import math
+import os
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -316,22 +317,38 @@ def _resolve_module_attr(ref: Ref, attr: str) -> Ref | None:
     return None
 
 
-def load_function(fn: Any) -> FunctionSource:
-    """Read, parse and scope a live Python function."""
+def display_path(filename: str) -> str:
+    """A file name relative to the working directory when it lies below it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if relative.startswith("..") else relative
+
+
+def differentiable_function(fn: Any) -> types.FunctionType:
+    """``fn`` (unwrapped from ``differentiate``) if it is a function s2s can
+    read the source of, else an ``S2SError`` saying why not."""
     fn = getattr(fn, "__s2s_primal__", fn)
     if not isinstance(fn, types.FunctionType):
         raise S2SError(
             f"s2s differentiates Python functions written with `def`; got {type(fn).__name__} {fn!r}",
             hint="pass the function itself, not a call's result or a compiled function",
         )
-    code = fn.__code__
     if fn.__name__ == "<lambda>":
         raise S2SError(
             "s2s cannot differentiate a lambda: its source is part of another statement",
-            filename=code.co_filename,
-            lineno=code.co_firstlineno,
+            filename=fn.__code__.co_filename,
+            lineno=fn.__code__.co_firstlineno,
             hint="define the function with `def`",
         )
+    return fn
+
+
+def load_function(fn: Any) -> FunctionSource:
+    """Read, parse and scope a live Python function."""
+    fn = differentiable_function(fn)
+    code = fn.__code__
     try:
         source_lines, start = inspect.getsourcelines(fn)
     except (OSError, TypeError) as exc:

@@ -1,6 +1,6 @@
 """Loading a generated module: its functions, bound to the user's code.
 
-Entry point: ``load_module(text, filename, owners) -> dict[str, function]``.
+Entry point: ``load_module(text, filename, info, owners) -> dict[str, function]``.
 
 A generated function reads the user's module globals (data arrays such as
 ``x``) by name, when it runs, exactly as the primal does. So each function
@@ -9,39 +9,125 @@ and to that function's closure cells; names the generated module itself
 binds (numpy, runtime helpers, the other generated functions) reach it as
 closure cells of its own, so they never clash with, or leak into, the
 user's namespace.
+
+What s2s needs to know to call a module is written in the module itself, as
+its last statement ``S2S_MODULE = {...}`` (a ``ModuleInfo``): a module read
+back from the disk cache is used without generating anything again.
 """
 
 from __future__ import annotations
 
 import ast
 import linecache
+import textwrap
 import types
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 FACTORY = "__s2s_factory__"
+INFO_NAME = "S2S_MODULE"
 
 
-def load_module(text: str, filename: str, owners: dict[str, types.FunctionType]) -> dict[str, Callable]:
-    """Compile ``text`` and bind each top-level function ``name`` to the
-    globals and closure of ``owners[name]``."""
-    module = ast.parse(text, filename)
-    defined = [s.name for s in module.body if isinstance(s, ast.FunctionDef)]
-    user_cells = {v for f in owners.values() for v in f.__code__.co_freevars}
-    body: list[ast.stmt] = [ast.Assign([ast.Name(v, ast.Store())], ast.Constant(None)) for v in sorted(user_cells)]
-    body += [s for s in module.body if not _is_bindings(s)]
-    body.append(ast.Return(ast.Dict([ast.Constant(n) for n in defined], [ast.Name(n, ast.Load()) for n in defined])))
-    factory = ast.FunctionDef(FACTORY, ast.arguments([], [], None, [], [], None, []), body, [], None, type_params=[])
-    code = compile(ast.fix_missing_locations(ast.Module([factory], [])), filename, "exec")
+@dataclass(frozen=True)
+class ModuleInfo:
+    """How to call a generated module."""
+
+    mode: str  # "forward" or "reverse"
+    wrt: tuple[str, ...]
+    entry: dict[str, str]  # role ("jvp", or "forward" and "backward") -> function name
+    outputs: int  # how many values the differentiated function returns
+    tuple_output: bool  # returned as a tuple (even of one)
+    scalar_output: bool  # every output is a scalar by construction (a full reduction)
+    bindings: dict[str, tuple[str, ...]]  # function -> chain of call names from the entry to its owner
+
+    def statement(self) -> str:
+        """``S2S_MODULE = {...}``, a field per line."""
+        fields = {
+            "mode": self.mode,
+            "wrt": self.wrt,
+            "entry": self.entry,
+            "outputs": self.outputs,
+            "tuple_output": self.tuple_output,
+            "scalar_output": self.scalar_output,
+            "bindings": self.bindings,
+        }
+        lines = "".join(f"    {name!r}: {value!r},\n" for name, value in fields.items())
+        return f"{INFO_NAME} = {{\n{lines}}}"
+
+    @classmethod
+    def read(cls, text: str) -> "ModuleInfo":
+        """The ``ModuleInfo`` a module's text ends with; ``ValueError`` when
+        it has none or a malformed one."""
+        start = text.rfind(f"\n{INFO_NAME} = ")
+        if start < 0:
+            raise ValueError(f"no {INFO_NAME} statement")
+        fields: Any = ast.literal_eval(text[start + len(INFO_NAME) + 4 :])  # the last statement
+        try:
+            info = cls(
+                mode=fields["mode"],
+                wrt=tuple(fields["wrt"]),
+                entry=dict(fields["entry"]),
+                outputs=int(fields["outputs"]),
+                tuple_output=bool(fields["tuple_output"]),
+                scalar_output=bool(fields["scalar_output"]),
+                bindings={str(k): tuple(v) for k, v in fields["bindings"].items()},
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"malformed {INFO_NAME}: {exc}") from None
+        if info.mode not in ("forward", "reverse") or not set(info.entry.values()) <= set(info.bindings):
+            raise ValueError(f"malformed {INFO_NAME}")
+        return info
+
+
+def load_module(text: str, filename: str, info: ModuleInfo, owners: dict[str, types.FunctionType]) -> dict[str, Callable]:
+    """Compile ``text`` and bind each of its functions ``name`` to the
+    globals and closure of ``owners[name]``.
+
+    The module runs inside a factory function whose parameters are the
+    user's closure variables, so that generated functions reading them get
+    cells to rebind. The factory's ``def`` line takes the place of the
+    module's first line (a comment), so that line numbers in tracebacks are
+    the module's own."""
+    user_cells = sorted({v for f in owners.values() for v in f.__code__.co_freevars})
+    first, rest = text.split("\n", 1)
+    if not first.startswith("#"):
+        raise ValueError("a generated module starts with a comment")
+    parameters = ", ".join(f"{v}=None" for v in user_cells)
+    factory = f"def {FACTORY}({parameters}):\n{textwrap.indent(rest, '    ')}\n    return locals()\n"
+    code = compile(factory, filename, "exec")
     _remember_source(filename, text)
     scratch: dict = {"__name__": f"s2s.generated.{FACTORY}"}
-    exec(code, scratch)  # noqa: S102 - our own generated code
-    made: dict[str, types.FunctionType] = scratch[FACTORY]()
-    bound = {name: _rebind(fn, owners[name]) for name, fn in made.items()}
+    exec(code, scratch)  # noqa: S102 - s2s's own generated code
+    made = scratch[FACTORY]()
+    bound = {name: _rebind(made[name], owners[name]) for name in info.bindings}
     for fn in bound.values():
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
             if var in bound:
                 cell.cell_contents = bound[var]
     return bound
+
+
+def owners_by_chain(entry: types.FunctionType, bindings: dict[str, tuple[str, ...]]) -> dict[str, types.FunctionType]:
+    """The user function each generated function belongs to, found by
+    following its chain of call names from the differentiated function as
+    Python would resolve them now; ``LookupError`` when a link is no longer
+    a function."""
+    from .frontend import FunctionRef, LiveScope
+
+    owners: dict[str, types.FunctionType] = {}
+    for name, chain in bindings.items():
+        fn = entry
+        for link in chain:
+            scope = LiveScope(fn, set())
+            first, *attrs = link.split(".")
+            ref: Any = scope.resolve(first)
+            for attr in attrs:
+                ref = scope.resolve_attr(ref, attr)
+            if not isinstance(ref, FunctionRef):
+                raise LookupError(f"{link} in {fn.__qualname__} is no longer a function")
+            fn = ref.identity  # type: ignore[assignment]
+        owners[name] = fn
+    return owners
 
 
 def _rebind(fn: types.FunctionType, owner: types.FunctionType) -> types.FunctionType:
@@ -51,10 +137,6 @@ def _rebind(fn: types.FunctionType, owner: types.FunctionType) -> types.Function
     rebound.__qualname__ = fn.__name__
     rebound.__module__ = owner.__module__
     return rebound
-
-
-def _is_bindings(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "S2S_BINDINGS" for t in stmt.targets)
 
 
 def _remember_source(filename: str, text: str) -> None:

@@ -590,7 +590,10 @@ SHAPE_ONLY = {"rt.getitem_adjoint": (1,), "rt.unbroadcast": (1,), "rt.broadcast_
 
 
 def _value_reads(step: Assignment) -> set[str]:
-    """Variables whose values (not only shapes) an assignment's adjoint reads."""
+    """Variables whose values (not only shapes) an assignment's adjoint
+    reads: a value the forward sweep bound to a name is read by that name."""
+    named = dict(step.names)
+    named[step.root] = step.target
     found: set[str] = set()
     stack = list(step.contributions.values())
     seen: set[int] = set()
@@ -599,6 +602,9 @@ def _value_reads(step: Assignment) -> set[str]:
         if node.uid in seen:
             continue
         seen.add(node.uid)
+        if node in named:
+            found.add(named[node])
+            continue
         if node.op == "var":
             found.add(node.name)
         skip = SHAPE_ONLY.get(node.op, ())

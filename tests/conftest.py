@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
+import shutil
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -32,6 +35,16 @@ def write_module(directory: Path, source: str, name: str):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def pytest_configure(config):
+    """Generated modules go to a cache of the test session's own, never the user's."""
+    config._s2s_cache = tempfile.mkdtemp(prefix="s2s-test-cache-")
+    os.environ["S2S_CACHE_DIR"] = config._s2s_cache
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_s2s_cache", ""), ignore_errors=True)
 
 
 def pytest_addoption(parser):

@@ -31,3 +31,12 @@ def test_heat_equation():
     assert "d simulate / d nu: mode forward" in out and "d misfit / d u0: mode reverse" in out
     nu = float(re.findall(r"nu = ([\d.]+)", out)[-1])
     assert abs(nu - 0.21) < 0.005  # the diffusivity the data were made with
+
+
+def test_mlp_training():
+    out = run_example("mlp_training.py")
+    s2s, fd = map(float, re.search(r"directional derivative: s2s (\S+), finite difference (\S+)", out).groups())
+    assert abs(s2s - fd) < 1e-6 * max(1.0, abs(fd))
+    assert "(mode reverse)" in out
+    losses = [float(v) for v in re.findall(r"loss ([\d.]+)\n", out)]
+    assert losses[-1] < 0.1 * losses[0]  # training works

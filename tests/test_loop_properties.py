@@ -143,7 +143,7 @@ def _tape(g, *args):
     """The tape one forward sweep recorded."""
     loaded = g._load("reverse")
     *_, saved = loaded.entry("forward")(*args)
-    names = loaded.generated.source.split("def ")[2].split("= saved")[0].split("\n")[-1]
+    names = loaded.source.split("def ")[2].split("= saved")[0].split("\n")[-1]
     return dict(zip([n.strip() for n in names.split(",")], saved))["tape"]
 
 
