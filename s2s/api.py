@@ -17,7 +17,6 @@ import inspect
 import math
 import os
 import threading
-import types
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
@@ -159,7 +158,8 @@ class Differentiated:
                 info = ModuleInfo.read(text)
                 return Loaded(text, info, load_module(text, filename, info, owners_by_chain(fn, info.bindings)))
             except (ValueError, LookupError, SyntaxError) as exc:
-                cache.report(f"s2s is ignoring the cache file {cache.path(key)}: {exc}; generating the derivative again")  # type: ignore[union-attr]
+                problem = f"it is not valid Python ({exc.msg}, line {exc.lineno})" if isinstance(exc, SyntaxError) else str(exc)
+                cache.report(f"s2s is ignoring the cache file {cache.path(key)}: {problem}; generating the derivative again")  # type: ignore[union-attr]
         from .frontend import load_function
         from .generate import generate  # the compiler is imported only when it is needed
 

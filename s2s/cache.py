@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
+import linecache
 import os
 import platform
 import re
+import sys
 import tempfile
 import threading
 import types
@@ -115,17 +116,30 @@ def _fingerprint(fn: types.FunctionType, memo: dict[Any, str]) -> str:
         return memo[fn]
     memo[fn] = f"recursion into {fn.__module__}.{fn.__qualname__}"
     code = fn.__code__
-    try:
-        lines, start = inspect.getsourcelines(fn)
-    except (OSError, TypeError):
-        lines, start = [], 0  # generating will say why it cannot read the source
-    parts: list[Any] = [fn.__module__, fn.__qualname__, display_path(code.co_filename), start, "".join(lines)]
+    parts: list[Any] = [fn.__module__, fn.__qualname__, display_path(code.co_filename), code.co_firstlineno, _source_lines(code)]
     scope = LiveScope(fn, set())
     names = _free_names(code)
     for name in sorted(names):
         parts.append((name, _denotes(scope.resolve(name), names, memo)))
     memo[fn] = hashlib.sha256(repr(parts).encode()).hexdigest()
     return memo[fn]
+
+
+def _source_lines(code: types.CodeType) -> str:
+    """The lines of the file from the function's first line (its first
+    decorator) to the last line any of its code comes from: its source,
+    read without tokenizing (``inspect.getsource`` costs milliseconds)."""
+    linecache.checkcache(code.co_filename)  # the file may have changed since it was read
+    lines = linecache.getlines(code.co_filename)
+    return "".join(lines[code.co_firstlineno - 1 : _last_line(code)])
+
+
+def _last_line(code: types.CodeType) -> int:
+    last = max((end for _, end, _, _ in code.co_positions() if end is not None), default=code.co_firstlineno)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            last = max(last, _last_line(const))
+    return last
 
 
 def _free_names(code: types.CodeType) -> set[str]:
@@ -262,10 +276,19 @@ class ModuleCache:
         return removed
 
     def report(self, message: str) -> None:
-        """Warn once per message."""
+        """Warn once per message, pointing at the user's call."""
         if message not in self._reported:
             self._reported.add(message)
-            warnings.warn(message, S2SWarning, stacklevel=4)
+            warnings.warn(message, S2SWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the innermost caller outside s2s."""
+    package = str(Path(__file__).parent)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _unsafe(status: os.stat_result) -> str | None:

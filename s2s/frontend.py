@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import dataclasses
 import functools
 import inspect
 import linecache
@@ -311,6 +312,8 @@ def _resolve_module_attr(ref: Ref, attr: str) -> Ref | None:
         full = f"{ref.name}.{attr}"
         if ref.module is None:
             return OpaqueRef(full)
+        if isinstance(ref.module, StaticScope):  # a module read as text
+            return ref.module.resolve(attr) if attr in ref.module.bindings else UnboundRef(full)
         if not hasattr(ref.module, attr):
             return UnboundRef(full)
         return classify_value(getattr(ref.module, attr), full, "global")
@@ -409,15 +412,20 @@ def load_function(fn: Any) -> FunctionSource:
 
 class StaticScope:
     """Resolves names from a module's text: its imports and top-level
-    definitions, without executing anything."""
+    definitions, without executing anything. A module it imports that lies
+    beside it (``helpers.py`` for ``import helpers`` or ``from .helpers
+    import f``) is read the same way, so that its functions are
+    differentiated as they would be when the code runs."""
 
-    def __init__(self, module: ast.Module, filename: str, lines: list[str], locals_: set[str] = frozenset()) -> None:
+    def __init__(self, module: ast.Module, filename: str, lines: list[str], registry: dict[str, "StaticScope"] | None = None) -> None:
         self.module = module
         self.filename = filename
         self.lines = lines
-        self.locals = set(locals_)
+        self.locals: set[str] = set()
         self.bindings: dict[str, Ref] = {}
         self.star_modules: list[Ref] = []
+        self.registry = {} if registry is None else registry  # every file read, by path: imports may go round
+        self.registry[os.path.abspath(filename)] = self
         for stmt in _module_level_statements(module.body):
             self._bind(stmt)
 
@@ -436,12 +444,14 @@ class StaticScope:
                     top = alias.name.split(".")[0]
                     self.bindings[top] = self._module_ref(top)
         elif isinstance(stmt, ast.ImportFrom):
-            base = self._module_ref(stmt.module or "") if not stmt.level else ModuleRef("." * stmt.level + (stmt.module or ""))
+            base = self._module_ref(stmt.module or "", stmt.level)
             for alias in stmt.names:
                 if alias.name == "*":
                     self.star_modules.append(base)
                     continue
                 ref = _resolve_module_attr(base, alias.name) or OpaqueRef(alias.name)
+                if isinstance(ref, FunctionRef):  # named as imported, as a live function would be
+                    ref = dataclasses.replace(ref, name=alias.asname or alias.name)
                 self.bindings[alias.asname or alias.name] = ref
         elif isinstance(stmt, ast.FunctionDef):
             identity = (self.filename, stmt.name)
@@ -453,14 +463,33 @@ class StaticScope:
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                     self.bindings[node.id] = DataRef(node.id, "global")
 
-    @staticmethod
-    def _module_ref(name: str) -> Ref:
-        if name == "numpy" or name.startswith("numpy."):
+    def _module_ref(self, name: str, level: int = 0) -> Ref:
+        if not level and (name == "numpy" or name.startswith("numpy.")):
             path = name[len("numpy.") :] if "." in name else ""
             return NumpyRef(path)
-        if name == "math":
+        if not level and name == "math":
             return MathRef("")
-        return ModuleRef(name)
+        spelled = "." * level + name
+        path = self._beside(name, level)
+        if path is None:
+            return ModuleRef(spelled)
+        scope = self.registry.get(os.path.abspath(path))
+        if scope is None:
+            module, lines = parse_file(path)
+            scope = StaticScope(module, path, lines, self.registry)
+        return ModuleRef(spelled, scope)
+
+    def _beside(self, name: str, level: int) -> str | None:
+        """The file of module ``name`` imported from this one, when it lies
+        in this file's directory (or ``level - 1`` directories up)."""
+        directory = os.path.dirname(self.filename)
+        for _ in range(max(level - 1, 0)):
+            directory = os.path.dirname(directory)
+        base = os.path.join(directory, *name.split(".")) if name else directory
+        for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+            if name and os.path.isfile(candidate):
+                return candidate
+        return None
 
     def resolve(self, name: str) -> Ref:
         if name in self.locals:

@@ -62,7 +62,7 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
     outputs = returned(tree)
     activity = analyze(program, fn, frozenset(wrt), frozenset(range(len(outputs))))
     reserved = set().union(*(names_in(program.normal_form(f)) for f in program.sources()))
-    module = ModuleContext(reserved, program, _module_names(program, reserved))
+    module = ModuleContext(reserved, program, _module_names(program))
     paths = _call_paths(program)
     functions: list[ast.FunctionDef] = []
     owners: dict[str, FunctionSource] = {}
@@ -108,14 +108,15 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
     return Generated(source=source, info=info, owners=owners, functions=program.sources())
 
 
-def _module_names(program: Program, reserved: set[str]) -> tuple[str, str]:
+def _module_names(program: Program) -> tuple[str, str]:
     """``np`` and ``math`` for the generated module, when the user's code
     uses these names for numpy and math (or not at all); else fresh names."""
     from .frontend import MathRef, NumpyRef
 
     chosen = []
     for name, ref in (("np", NumpyRef("")), ("math", MathRef(""))):
-        ok = name not in reserved or all(f.scope.resolve(name) == ref for f in program.sources())
+        readers = [f for f in program.sources() if name in names_in(program.normal_form(f))]
+        ok = all(f.scope.resolve(name) == ref for f in readers)
         chosen.append(name if ok else f"{name}_")
     return chosen[0], chosen[1]
 
