@@ -17,6 +17,7 @@ import inspect
 import math
 import os
 import threading
+import types
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
@@ -25,7 +26,7 @@ import numpy as np
 from .cache import ModuleCache, cache_key, module_cache
 from .errors import S2SError
 from .frontend import differentiable_function
-from .loader import ModuleInfo, load_module, owners_by_chain
+from .loader import ModuleInfo, load_module, origin_note, owners_by_chain
 
 Mode = Literal["auto", "forward", "reverse"]
 MODES = ("auto", "forward", "reverse")
@@ -35,12 +36,24 @@ MODES = ("auto", "forward", "reverse")
 class Loaded:
     """A generated module, compiled and bound to the user's code."""
 
-    source: str
+    source: str  # the module as generated
     info: ModuleInfo
     functions: dict[str, Callable]
+    code: str  # the text compiled: the module, or its cache file's code
+    filename: str  # ... and the name it was compiled under, which tracebacks show
+    owners: dict[str, types.FunctionType]  # generated function -> the user function it belongs to
 
     def entry(self, role: str) -> Callable:
         return self.functions[self.info.entry[role]]
+
+    def note_for(self, exc: BaseException) -> str | None:
+        """Where an exception raised in this module's code comes from in
+        the user's code, as a note to add to it."""
+        return origin_note(exc, self.code, self.filename, self.owners)
+
+
+def _loaded(source: str, info: ModuleInfo, code: str, filename: str, owners: dict[str, types.FunctionType]) -> Loaded:
+    return Loaded(source, info, load_module(code, filename, info, owners), code, filename, owners)
 
 
 class Differentiated:
@@ -92,7 +105,11 @@ class Differentiated:
         plan = self._plans.get(self._key(values))
         if plan is None:
             plan = self._plan(values)
-        return plan.derivative(values)
+        try:
+            return plan.derivative(values)
+        except Exception as exc:
+            self._annotate(exc)
+            raise
 
     def value_and_derivative(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         """``(f(*args), derivative(*args))``, computed together."""
@@ -100,7 +117,18 @@ class Differentiated:
         plan = self._plans.get(self._key(values))
         if plan is None:
             plan = self._plan(values)
-        return plan.value_and_derivative(values)
+        try:
+            return plan.value_and_derivative(values)
+        except Exception as exc:
+            self._annotate(exc)
+            raise
+
+    def _annotate(self, exc: BaseException) -> None:
+        """Point an exception raised in generated code back at the user's line."""
+        for loaded in list(self._loaded.values()):
+            note = loaded.note_for(exc)
+            if note is not None and note not in getattr(exc, "__notes__", ()):
+                exc.add_note(note)
 
     def mode_for(self, *args: Any, **kwargs: Any) -> str:
         """The mode used for arguments of these shapes ("forward" or
@@ -147,27 +175,28 @@ class Differentiated:
 
     def _read_or_generate(self, mode: str) -> Loaded:
         """The module from the disk cache when it holds one for this code,
-        else generated (and stored)."""
+        else generated (and stored). A stored module runs under its file's
+        name, so that tracebacks show its lines."""
         fn = self.__wrapped__
-        filename = f"<s2s {mode} derivative of {self.__qualname__}>"
         cache = self._module_cache()
         key = cache_key(fn, self.wrt, mode) if cache is not None else ""
-        text = cache.get(key) if cache is not None else None
-        if text is not None:
+        cached = cache.get(key) if cache is not None else None
+        if cached is not None:
             try:
-                info = ModuleInfo.read(text)
-                return Loaded(text, info, load_module(text, filename, info, owners_by_chain(fn, info.bindings)))
+                info = ModuleInfo.read(cached.module)
+                return _loaded(cached.module, info, cached.stored, str(cached.path), owners_by_chain(fn, info.bindings))
             except (ValueError, LookupError, SyntaxError) as exc:
                 problem = f"it is not valid Python ({exc.msg}, line {exc.lineno})" if isinstance(exc, SyntaxError) else str(exc)
-                cache.report(f"s2s is ignoring the cache file {cache.path(key)}: {problem}; generating the derivative again")  # type: ignore[union-attr]
+                cache.report(f"s2s is ignoring the cache file {cached.path}: {problem}; generating the derivative again")  # type: ignore[union-attr]
         from .frontend import load_function
         from .generate import generate  # the compiler is imported only when it is needed
 
         generated = generate(load_function(fn), self.wrt, mode)
-        if cache is not None:
-            cache.put(key, generated.source)
+        stored = cache.put(key, generated.source) if cache is not None else None
         owners = {name: source.function for name, source in generated.owners.items()}
-        return Loaded(generated.source, generated.info, load_module(generated.source, filename, generated.info, owners))  # type: ignore[arg-type]
+        if stored is not None:
+            return _loaded(generated.source, generated.info, stored.stored, str(stored.path), owners)  # type: ignore[arg-type]
+        return _loaded(generated.source, generated.info, generated.source, f"<s2s {mode} derivative of {self.__qualname__}>", owners)  # type: ignore[arg-type]
 
     def _module_cache(self) -> ModuleCache | None:
         return module_cache(self._cache_dir) if self._cache_wanted else None
@@ -203,9 +232,16 @@ class _Plan:
         self.owner = owner
         self.wrt_shapes = wrt_shapes
         self.index = owner._wrt_index
+        self.output_checked = False
 
     def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
         raise NotImplementedError
+
+    def check_output(self, out: Any) -> None:
+        """On the first call: is the output something with a derivative?"""
+        if not self.output_checked:
+            _check_output(self.owner, out)
+            self.output_checked = True
 
     def derivative(self, values: tuple) -> Any:
         return self.value_and_derivative(values)[1]
@@ -220,8 +256,14 @@ class _ForwardPlan(_Plan):
         super().__init__(owner, wrt_shapes)
         self.jvp = owner._load("forward").entry("jvp")
         if wrt_shapes == [()] and plain_seed:  # one float in: one tangent pass seeded with 1.0
-            jvp = self.jvp
-            self.derivative = lambda values: _scalar_if_0d(jvp(*values, 1.0)[1])  # type: ignore[method-assign]
+            self.derivative = self.first_derivative  # type: ignore[method-assign]
+
+    def first_derivative(self, values: tuple) -> Any:
+        out, out_dot = self.jvp(*values, 1.0)
+        self.check_output(out)
+        jvp = self.jvp
+        self.derivative = lambda values: _scalar_if_0d(jvp(*values, 1.0)[1])  # type: ignore[method-assign]
+        return _scalar_if_0d(out_dot)
 
     def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
         jvp = self.jvp
@@ -236,6 +278,7 @@ class _ForwardPlan(_Plan):
                 out, out_dot = jvp(*values, *tangents)
                 columns.append(out_dot)
             results.append(_assemble_columns(columns, np.shape(out), shape))
+        self.check_output(out)
         return out, _one_or_tuple(results)
 
 
@@ -259,6 +302,7 @@ class _ReversePlan(_Plan):
         return out, self.finish(out, saved)
 
     def finish(self, out: Any, saved: Any) -> Any:
+        self.check_output(out)
         if type(out) is not np.ndarray or out.ndim == 0:
             bars = self.backward(saved, 1.0)
             return tuple(map(_scalar_if_0d, bars)) if self.several else _scalar_if_0d(bars)
@@ -375,12 +419,40 @@ def _key_function(index: tuple[int, ...]) -> Callable[[tuple], object]:
     return lambda values: tuple([_shape_key(values[i]) for i in index])
 
 
+def _check_output(owner: Differentiated, out: Any) -> None:
+    """A function s2s differentiates returns floats: a float, a numpy
+    floating scalar or array (or a list numpy reads as one)."""
+    fn = owner.__wrapped__
+    kind = np.asarray(out).dtype.kind if isinstance(out, (float, int, complex, np.generic, np.ndarray, list)) else None
+    if kind == "f":
+        return
+    what = f"{fn.__qualname__} returns {_describe_value(out)}"
+    if kind in ("b", "i", "u"):
+        raise S2SError(f"{what}: its derivative is zero wherever it is defined", **_where(fn), hint="return a floating-point value; s2s differentiates functions whose output is a float or an array of floats")
+    if kind == "c":
+        raise S2SError(f"{what}; s2s differentiates real-valued functions", **_where(fn), hint="return the real and imaginary parts as separate functions")
+    raise S2SError(f"{what}; s2s differentiates functions whose output is a float or an array of floats", **_where(fn), hint="return a number or a numpy array")
+
+
+def _where(fn: Callable) -> dict[str, Any]:
+    """The location of ``fn``'s definition, for an error about its use."""
+    code = fn.__code__  # type: ignore[attr-defined]
+    return {"filename": code.co_filename, "lineno": code.co_firstlineno}
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of {value.dtype}"
+    article = "an" if type(value).__name__[0] in "aeiou" else "a"
+    return f"{article} {type(value).__name__} ({value!r:.40})"
+
+
 def _check_wrt_value(owner: Differentiated, name: str, value: Any) -> tuple[int, ...]:
     """The shape of a differentiated argument, after checking its type."""
     fn = owner.__wrapped__
     where = f"argument {name!r} of {fn.__qualname__}"
     if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer))):
-        raise S2SError(f"{where} is an integer ({value!r}); s2s differentiates floating-point values", hint=f"pass {float(value)!r} instead")
+        raise S2SError(f"{where} is an integer ({value!r}); s2s differentiates floating-point values", **_where(fn), hint=f"pass {float(value)!r} instead")
     if isinstance(value, (float, np.floating)):
         return ()
     if isinstance(value, np.ndarray):
@@ -388,15 +460,17 @@ def _check_wrt_value(owner: Differentiated, name: str, value: Any) -> tuple[int,
         if kind == "f":
             return value.shape
         if kind == "c":
-            raise S2SError(f"{where} is complex ({value.dtype}); s2s differentiates real floating-point values")
+            raise S2SError(f"{where} is complex ({value.dtype}); s2s differentiates real floating-point values", **_where(fn))
         raise S2SError(
             f"{where} is an array of {value.dtype}; s2s differentiates floating-point values",
+            **_where(fn),
             hint=f"convert it with {name}.astype(float)",
         )
     if isinstance(value, complex):
-        raise S2SError(f"{where} is complex; s2s differentiates real floating-point values")
+        raise S2SError(f"{where} is complex; s2s differentiates real floating-point values", **_where(fn))
     raise S2SError(
         f"{where} is a {type(value).__name__}; s2s differentiates floats and numpy arrays of floats",
+        **_where(fn),
         hint=f"pass np.asarray({name}, dtype=float)",
     )
 
@@ -406,6 +480,8 @@ def _parameter_names(fn: Callable) -> list[str]:
 
 
 def _check_wrt(fn: Callable, wrt: str | Sequence[str], params: list[str]) -> tuple[str, ...]:
+    if not isinstance(wrt, (str, list, tuple)):
+        raise S2SError(f"wrt must be a parameter name or a tuple of names; got {type(wrt).__name__} {wrt!r}", hint="e.g. wrt='x' or wrt=('x', 'y')")
     names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
     code = fn.__code__  # type: ignore[attr-defined]
     for name in names:
@@ -442,10 +518,11 @@ def _binder(fn: Callable) -> Callable[..., tuple]:
         if p.kind is p.POSITIONAL_ONLY and (i + 1 == len(sig.parameters) or list(sig.parameters.values())[i + 1].kind is not p.POSITIONAL_ONLY):
             parts.append("/")
     names = list(sig.parameters)
-    source = f"def bind({', '.join(parts)}):\n    return ({', '.join(names)}{',' if names else ''})\n"
+    name = fn.__name__ if fn.__name__.isidentifier() else "bind"  # errors read as calling fn would: "f() missing ..."
+    source = f"def {name}({', '.join(parts)}):\n    return ({', '.join(names)}{',' if names else ''})\n"
     namespace: dict = {}
     exec(source, namespace)  # noqa: S102 - built from parameter names only
-    bind = namespace["bind"]
+    bind = namespace[name]
     bind.__defaults__ = fn.__defaults__  # type: ignore[attr-defined]
     bind.__kwdefaults__ = fn.__kwdefaults__  # type: ignore[attr-defined]
     return bind

@@ -38,6 +38,7 @@ import tempfile
 import threading
 import types
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -185,7 +186,7 @@ class ModuleCache:
     def path(self, key: str) -> Path:
         return self.directory / f"{key}.py"
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> "CachedModule | None":
         """The module stored under ``key``, or ``None`` (not there, or not
         trustworthy: reported once, to be generated again)."""
         if not self.usable():
@@ -203,16 +204,17 @@ class ModuleCache:
         except OSError as exc:
             self.report(f"s2s cannot read {path} ({exc.strerror or exc}); generating the derivative again")
             return None
-        text, problem = _unpack(data, key)
-        if problem is not None:
+        stored, problem = _unpack(data, key)
+        if stored is None:
             self.report(f"s2s is ignoring the cache file {path}: {problem}; generating the derivative again")
-        return text
+            return None
+        return CachedModule(path, stored, _without_key(stored, key))
 
-    def put(self, key: str, module: str) -> None:
+    def put(self, key: str, module: str) -> "CachedModule | None":
         """Store ``module`` under ``key``, atomically; on failure (read-only
         or full disk), warn once and carry on."""
         if not self.usable():
-            return
+            return None
         text = _pack(module, key)
         temporary = None
         try:
@@ -227,6 +229,8 @@ class ModuleCache:
                 except OSError:
                     pass
             self.report(f"s2s cannot write to its cache directory {self.directory} ({exc.strerror or exc}); derivatives are generated in memory")
+            return None
+        return CachedModule(self.path(key), text[: text.rindex(_CHECKSUM_PREFIX)], module)
 
     def usable(self) -> bool:
         """Is the directory there (created if need be, owner-only) and safe
@@ -302,6 +306,17 @@ def _unsafe(status: os.stat_result) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class CachedModule:
+    """A module in the cache: its file, the file's code (the module with its
+    key in the header: tracebacks and editors agree on line numbers), and
+    the module as generated."""
+
+    path: Path
+    stored: str
+    module: str
+
+
 def _pack(module: str, key: str) -> str:
     """The cache file: the key added to the module's header, and a checksum
     of everything as the last line."""
@@ -313,7 +328,8 @@ def _pack(module: str, key: str) -> str:
 
 
 def _unpack(data: bytes, key: str) -> tuple[str | None, str | None]:
-    """(the module, None), or (None, what is wrong with the file)."""
+    """(the file's code without its checksum line, None), or (None, what is
+    wrong with the file)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -321,12 +337,15 @@ def _unpack(data: bytes, key: str) -> tuple[str | None, str | None]:
     body, marker, rest = text.rpartition(_CHECKSUM_PREFIX)
     if not marker or rest != f"{_checksum(body)}\n":
         return None, "it is incomplete or corrupt (its checksum does not match)"
-    key_line = _KEY_LINE.format(key=key)
-    lines = body.split("\n")
-    if key_line not in lines[:12]:
+    if _KEY_LINE.format(key=key) not in body.split("\n")[:12]:
         return None, "it was written for another key"
-    lines.remove(key_line)
-    return "\n".join(lines), None
+    return body, None
+
+
+def _without_key(stored: str, key: str) -> str:
+    lines = stored.split("\n")
+    lines.remove(_KEY_LINE.format(key=key))
+    return "\n".join(lines)
 
 
 def _checksum(text: str) -> str:

@@ -1,8 +1,10 @@
 """Checking derivatives: s2s against central finite differences.
 
 ``check(f, *args, wrt=...)`` computes the derivative in each mode, compares
-it with a central finite-difference Jacobian and with the other mode, and
-reports the worst error per argument. It raises ``DerivativeMismatch`` (an
+it with a central finite-difference Jacobian and with the other mode, runs
+the dot-product test (``<J v, w> = <v, J^T w>`` for random ``v`` and ``w``,
+forward mode on one side and reverse on the other), and reports the worst
+error per argument. It raises ``DerivativeMismatch`` (an
 ``AssertionError``) when an error exceeds the tolerance, so it can be used
 directly in tests.
 """
@@ -76,6 +78,24 @@ def finite_difference(f: Callable, args: Sequence[Any], index: int, eps: float |
     return np.stack(columns, axis=-1).reshape(out_shape + x.shape)
 
 
+def dot_product_error(forward: Any, reverse: Any, arg_shape: tuple[int, ...], seed: int = 0) -> float:
+    """The dot-product test: for random ``v`` and ``w``, ``<J v, w>`` with
+    ``J`` from forward mode must equal ``<v, J^T w>`` with ``J`` from
+    reverse mode. Returns their relative difference."""
+    jf, jr = np.asarray(forward, dtype=float), np.asarray(reverse, dtype=float)
+    if jf.shape != jr.shape:
+        return math.inf
+    rng = np.random.default_rng(seed)
+    out_ndim = jf.ndim - len(arg_shape)
+    v = rng.standard_normal(arg_shape)
+    w = rng.standard_normal(jf.shape[:out_ndim])
+    jv_w = float(np.sum(w * np.tensordot(jf, v, axes=len(arg_shape))))
+    v_jtw = float(np.sum(v * np.tensordot(w, jr, axes=out_ndim)))
+    if not (math.isfinite(jv_w) and math.isfinite(v_jtw)):
+        return 0.0 if jv_w == v_jtw or (math.isnan(jv_w) and math.isnan(v_jtw)) else math.inf
+    return abs(jv_w - v_jtw) / max(1.0, abs(jv_w), abs(v_jtw))
+
+
 def relative_error(a: Any, b: Any) -> float:
     """Worst elementwise error, relative to the larger of the two Jacobians'
     magnitude (at least 1)."""
@@ -103,7 +123,8 @@ def check(
     """Compare s2s's derivatives of ``f`` at ``args`` with finite differences.
 
     Each mode in ``modes`` is checked against a central finite difference,
-    and the modes against each other. Returns a ``CheckReport``; raises
+    the modes against each other, and forward against reverse by the
+    dot-product test. Returns a ``CheckReport``; raises
     ``DerivativeMismatch`` when ``raises`` and an error exceeds ``tolerance``.
 
     >>> import numpy as np
@@ -128,6 +149,8 @@ def check(
             first, *rest = values.values()
             for m, value in zip(list(values)[1:], rest):
                 report.errors[f"{list(values)[0]}~{m}"] = relative_error(value, first) * 1e3  # modes must agree to rounding
+        if "forward" in values and "reverse" in values:
+            report.errors["dot product"] = dot_product_error(values["forward"], values["reverse"], report.shape) * 1e3
         reports.append(report)
     result = CheckReport(getattr(primal, "__qualname__", str(primal)), reports, tolerance)
     if raises and not result.ok:

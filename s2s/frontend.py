@@ -381,6 +381,13 @@ def load_function(fn: Any) -> FunctionSource:
             lineno=code.co_firstlineno,
             hint="s2s needs a function defined with a plain `def` statement",
         )
+    if not _same_code(module, fn):
+        raise S2SError(
+            f"the source of {fn.__qualname__} in {display_path(filename)} is not the code it runs: the file has changed since it was defined",
+            filename=filename,
+            lineno=start,
+            hint="import the module again (or redefine the function) before differentiating it",
+        )
     ast.increment_lineno(module, start - 1)
     if indent:
         for node in ast.walk(module):
@@ -404,6 +411,41 @@ def load_function(fn: Any) -> FunctionSource:
         identity=fn,
         function=fn,
     )
+
+
+def _same_code(module: ast.Module, fn: types.FunctionType) -> bool:
+    """Does the source s2s read compile to the code ``fn`` runs? Not when
+    the file was edited after the function was defined: differentiating
+    the new text would silently describe another function."""
+    try:
+        compiled = compile(module, fn.__code__.co_filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    code = next((c for c in compiled.co_consts if isinstance(c, types.CodeType) and c.co_name == fn.__name__), None)
+    return code is None or _code_shape(code) == _code_shape(fn.__code__)
+
+
+# a free variable is a global when the function is compiled on its own, a cell in its closure
+_FREE_LOADS = {"LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME", "LOAD_CLASSDEREF"}
+_CLOSURE_ONLY = {"COPY_FREE_VARS", "PUSH_NULL", "RESUME", "NOP", "CACHE"}
+_SAME_OP = {"LOAD_METHOD": "LOAD_ATTR"}  # the compiler picks one or the other by line layout
+
+
+def _code_shape(code: types.CodeType) -> tuple:
+    """What a function computes, the same however it is compiled: its
+    instructions (free variables loaded alike), variables and constants."""
+    import dis
+
+    instructions = []
+    for ins in dis.get_instructions(code):
+        if ins.opname in _CLOSURE_ONLY:
+            continue
+        opname = "LOAD_FREE" if ins.opname in _FREE_LOADS and ins.argval not in code.co_varnames else _SAME_OP.get(ins.opname, ins.opname)
+        jump = ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs  # offsets depend on instruction sizes
+        argument = None if jump or isinstance(ins.argval, types.CodeType) else ins.argval
+        instructions.append((opname, repr(argument) if opname != "LOAD_FREE" else ins.argval))
+    constants = [_code_shape(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts]
+    return (tuple(instructions), code.co_varnames, tuple(constants))
 
 
 # --------------------------------------------------------------------------

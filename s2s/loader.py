@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import ast
 import linecache
-import textwrap
+import re
+import traceback
 import types
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -83,18 +84,16 @@ def load_module(text: str, filename: str, info: ModuleInfo, owners: dict[str, ty
     """Compile ``text`` and bind each of its functions ``name`` to the
     globals and closure of ``owners[name]``.
 
-    The module runs inside a factory function whose parameters are the
-    user's closure variables, so that generated functions reading them get
-    cells to rebind. The factory's ``def`` line takes the place of the
-    module's first line (a comment), so that line numbers in tracebacks are
-    the module's own."""
+    The module's statements run inside a factory function whose parameters
+    are the user's closure variables, so that generated functions reading
+    them get cells to rebind; every statement keeps its line and column, so
+    that tracebacks point into the module's text."""
     user_cells = sorted({v for f in owners.values() for v in f.__code__.co_freevars})
-    first, rest = text.split("\n", 1)
-    if not first.startswith("#"):
-        raise ValueError("a generated module starts with a comment")
-    parameters = ", ".join(f"{v}=None" for v in user_cells)
-    factory = f"def {FACTORY}({parameters}):\n{textwrap.indent(rest, '    ')}\n    return locals()\n"
-    code = compile(factory, filename, "exec")
+    module = ast.parse(text, filename)
+    arguments = ast.arguments([], [ast.arg(v) for v in user_cells], None, [], [], None, [ast.Constant(None) for _ in user_cells])
+    body = module.body + [ast.Return(ast.Call(ast.Name("locals", ast.Load()), [], []))]
+    factory = ast.FunctionDef(FACTORY, arguments, body, [], None, type_params=[], lineno=1, col_offset=0)
+    code = compile(ast.fix_missing_locations(ast.Module([factory], [])), filename, "exec")
     _remember_source(filename, text)
     scratch: dict = {"__name__": f"s2s.generated.{FACTORY}"}
     exec(code, scratch)  # noqa: S102 - s2s's own generated code
@@ -128,6 +127,36 @@ def owners_by_chain(entry: types.FunctionType, bindings: dict[str, tuple[str, ..
             fn = ref.identity  # type: ignore[assignment]
         owners[name] = fn
     return owners
+
+
+_USER_LINE = re.compile(r"^\s*# line (\d+): ")
+
+
+def origin_note(exc: BaseException, text: str, filename: str, owners: dict[str, types.FunctionType]) -> str | None:
+    """For an exception raised in the module ``text`` (compiled as
+    ``filename``): the user's line whose derivative code raised it, from the
+    ``# line N:`` comment above the generated line, as a note."""
+    frames = [f for f, _ in traceback.walk_tb(exc.__traceback__) if f.f_code.co_filename == filename]
+    if not frames:
+        return None
+    frame = frames[-1]  # the innermost generated frame
+    owner = owners.get(frame.f_code.co_name)
+    lines = text.split("\n")
+    for index in range(min(frame.f_lineno, len(lines)) - 1, -1, -1):
+        line = lines[index]
+        if line.startswith("def "):
+            break
+        match = _USER_LINE.match(line)
+        if match and owner is not None:
+            lineno = int(match.group(1))
+            source = linecache.getline(owner.__code__.co_filename, lineno).strip()
+            return (
+                f"raised by the derivative code of {owner.__qualname__} for its line "
+                f"{owner.__code__.co_filename}:{lineno}: {source}\n"
+                f"(generated line {frame.f_lineno}: {lines[frame.f_lineno - 1].strip()})"
+            )
+    where = f" of {owner.__qualname__}" if owner is not None else ""
+    return f"raised by the derivative code{where} (generated line {frame.f_lineno}: {lines[frame.f_lineno - 1].strip()})"
 
 
 def _rebind(fn: types.FunctionType, owner: types.FunctionType) -> types.FunctionType:
