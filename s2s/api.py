@@ -213,7 +213,8 @@ class Differentiated:
             mode = "forward"  # one input direction: forward is never worse
         plan: _Plan
         if mode == "forward":
-            plan = _ForwardPlan(self, shapes, plain_seed=all(type(values[i]) is not np.ndarray for i in self._wrt_index))
+            scalar = values[self._wrt_index[0]]
+            plan = _ForwardPlan(self, shapes, plain_seed=scalar if len(self._wrt_index) == 1 and type(scalar) is not np.ndarray else None)
         elif mode == "reverse":
             plan = _ReversePlan(self, shapes)
         else:
@@ -252,17 +253,18 @@ class _ForwardPlan(_Plan):
 
     mode = "forward"
 
-    def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]], plain_seed: bool = False) -> None:
+    def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]], plain_seed: Any = None) -> None:
         super().__init__(owner, wrt_shapes)
         self.jvp = owner._load("forward").entry("jvp")
-        if wrt_shapes == [()] and plain_seed:  # one float in: one tangent pass seeded with 1.0
+        if wrt_shapes == [()] and plain_seed is not None:  # one float in: one tangent pass seeded with 1
+            self.seed = _unit(plain_seed)
             self.derivative = self.first_derivative  # type: ignore[method-assign]
 
     def first_derivative(self, values: tuple) -> Any:
-        out, out_dot = self.jvp(*values, 1.0)
+        jvp, seed = self.jvp, self.seed
+        out, out_dot = jvp(*values, seed)
         self.check_output(out)
-        jvp = self.jvp
-        self.derivative = lambda values: _scalar_if_0d(jvp(*values, 1.0)[1])  # type: ignore[method-assign]
+        self.derivative = lambda values: _scalar_if_0d(jvp(*values, seed)[1])  # type: ignore[method-assign]
         return _scalar_if_0d(out_dot)
 
     def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
@@ -304,7 +306,7 @@ class _ReversePlan(_Plan):
     def finish(self, out: Any, saved: Any) -> Any:
         self.check_output(out)
         if type(out) is not np.ndarray or out.ndim == 0:
-            bars = self.backward(saved, 1.0)
+            bars = self.backward(saved, _unit(out))
             return tuple(map(_scalar_if_0d, bars)) if self.several else _scalar_if_0d(bars)
         rows: list[list[Any]] = [[] for _ in self.index]
         for cotangent in _basis(out, out.shape):
@@ -366,12 +368,17 @@ def _basis(x: Any, shape: tuple[int, ...]):
 
 
 def _unit(x: Any) -> Any:
-    """The seed 1 for a scalar ``x``, of the same kind as ``x``."""
-    return np.ones((), dtype=_float_dtype(x)) if type(x) is np.ndarray else 1.0
+    """The seed 1 for a scalar ``x``, of ``x``'s precision: a numpy scalar
+    (a 0-d array for a 0-d array), so that derivative arithmetic follows
+    numpy's rules (``1 / 0.0`` is ``inf``, as in the primal's numpy calls,
+    not Python's ZeroDivisionError)."""
+    dtype = _float_dtype(x)
+    return np.ones((), dtype=dtype) if type(x) is np.ndarray else dtype.type(1)
 
 
 def _zero_tangent(x: Any) -> Any:
-    return 0.0 if not isinstance(x, np.ndarray) else np.zeros(x.shape, dtype=_float_dtype(x))
+    dtype = _float_dtype(x)
+    return dtype.type(0) if not isinstance(x, np.ndarray) else np.zeros(x.shape, dtype=dtype)
 
 
 def _float_dtype(x: Any) -> np.dtype:

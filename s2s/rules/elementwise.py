@@ -74,8 +74,10 @@ def _power(G: Graph, a: Node, b: Node, out: Node):
         k = b.value
         if k == 0:
             return (None, None)
+        if k - 1 < 0:  # numpy's power: x ** -0.5 at x == 0.0 is inf, not Python's ZeroDivisionError
+            return (G.mul(b, G.call("np.power", a, G.const(k - 1))), None)  # type: ignore[operator]
         return (G.mul(b, G.pow(a, k - 1)), None)  # type: ignore[operator]
-    d_base = G.mul(b, G.op("pow", (a, G.sub(b, G.const(1)))))  # type: ignore[arg-type]
+    d_base = G.call("rt.power_base_partial", a, b)
     d_exponent = G.call("rt.xlogy", out, a)
     return (d_base, d_exponent)
 
@@ -187,7 +189,7 @@ def _arctan2(G: Graph, y: Node, x: Node, out: Node):
 
 
 def _hypot(G: Graph, a: Node, b: Node, out: Node):
-    return (G.div(a, out), G.div(b, out))
+    return (G.call("rt.safe_divide", a, out), G.call("rt.safe_divide", b, out))
 
 
 def _chooser(first: str, nan_aware: bool):

@@ -19,6 +19,8 @@ __all__ = [
     "owned_like",
     "zeros_like",
     "xlogy",
+    "power_base_partial",
+    "safe_divide",
     "reduced_size",
     "expand_reduced",
     "choice_tangent",
@@ -139,6 +141,14 @@ def zeros_like(x: Any) -> np.ndarray:
     return np.zeros(_shape(x), dtype=_float_dtype(x))
 
 
+def power_base_partial(x: Any, p: Any) -> Any:
+    """``p * x ** (p - 1)``, the derivative of ``x ** p`` w.r.t. ``x``, and 0
+    where ``p == 0`` (``x ** 0`` is constant, even at ``x == 0``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        partial = np.multiply(p, np.power(x, np.subtract(p, 1)))
+    return np.where(np.equal(p, 0), 0.0, partial) if np.any(np.equal(p, 0)) else partial
+
+
 def xlogy(x: Any, y: Any) -> Any:
     """``x * log(y)``, and 0 where ``x == 0`` (the derivative of ``y ** p``
     w.r.t. ``p`` at ``y == 0``)."""
@@ -236,13 +246,23 @@ def std_adjoint(g: Any, x: Any, out: Any, axis: Any = None, ddof: int = 0, keepd
     return var_adjoint(g / (2.0 * out), x, axis, ddof, keepdims)
 
 
+def safe_divide(a: Any, b: Any) -> Any:
+    """``a / b``, and 0 where ``b == 0``: the derivatives of the 2-norm and
+    of ``hypot`` at 0, where s2s takes the smallest subgradient, as for
+    ``abs``."""
+    if np.ndim(b) == 0 and np.ndim(a) == 0:
+        return a / b if b != 0 else 0.0 * a
+    zero = np.equal(b, 0)
+    return np.where(zero, 0.0, np.divide(a, np.where(zero, 1.0, b))) if np.any(zero) else np.divide(a, b)
+
+
 def norm_tangent(t: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    """Tangent of the 2-norm (Frobenius for matrices)."""
-    return np.sum(x * t, axis=axis, keepdims=keepdims) / out
+    """Tangent of the 2-norm (Frobenius for matrices); 0 where the norm is 0."""
+    return safe_divide(np.sum(x * t, axis=axis, keepdims=keepdims), out)
 
 
 def norm_adjoint(g: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    return expand_reduced(g / out, axis, keepdims) * x
+    return expand_reduced(safe_divide(g, out), axis, keepdims) * x
 
 
 # --------------------------------------------------------------------------
