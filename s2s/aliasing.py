@@ -9,7 +9,11 @@ numpy arrays share memory: after ``z = y`` or ``z = y[1:]``, writing into
 - ``y`` is *owned*: made in this function by an operation that returns new
   memory (not a parameter, a global, a view or another name for an array);
 - no view of ``y`` made before the update is read after it (such a view is
-  *stale*: its value changed under it).
+  *stale*: its value changed under it). Whether ``t = y[0]`` is a view
+  depends on ``y``'s number of dimensions, known only when the code runs: a
+  read of such a value after ``y[...] = ...`` is checked then
+  (``check_not_stale``), so that swapping elements of a vector works and a
+  stale row of a matrix is refused.
 
 Then the update is the same as computing a new array, as the derivative
 code assumes. The recurrence ``y[i] = a * y[i - 1] + u[i]`` passes: the
@@ -22,7 +26,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from .anno import get_anno
+from .anno import get_anno, set_anno
 from .frontend import FunctionSource
 from .rules.structural import VIEWS
 
@@ -34,7 +38,8 @@ OWNED_HINT = "make it the function's own array first, e.g. {name} = {name}.copy(
 class State:
     owned: frozenset[str] = frozenset()
     views: tuple[tuple[str, str], ...] = ()  # (variable, the owned array whose memory it may share)
-    stale: frozenset[tuple[str, int]] = frozenset()  # (view, line of the update that changed it)
+    stale: frozenset[tuple[str, int, bool]] = frozenset()  # (view, line of the update that changed it, in place there too)
+    elements: frozenset[str] = frozenset()  # views that are numbers when their array is a vector: y[i]
 
     def base_of(self, name: str) -> str | None:
         return dict(self.views).get(name)
@@ -43,13 +48,14 @@ class State:
         views = dict(self.views)
         for name, base in other.views:
             views[name] = base if views.get(name, base) == base else UNKNOWN
-        return State(self.owned & other.owned, tuple(sorted(views.items())), self.stale | other.stale)
+        return State(self.owned & other.owned, tuple(sorted(views.items())), self.stale | other.stale, self.elements & other.elements)
 
 
 @dataclass
 class Checker:
     fn: FunctionSource
     states: list[State] = field(default_factory=list)
+    guards: dict[int, dict[str, str]] = field(default_factory=dict)  # statement -> {view read: its base}
 
     def block(self, stmts: list[ast.stmt], state: State) -> State:
         for stmt in stmts:
@@ -71,7 +77,7 @@ class Checker:
                 base = state.base_of(value.id) or value.id
                 views = dict(state.views)
                 views[items] = base if views.get(items, base) == base else UNKNOWN
-                return State(state.owned, tuple(sorted(views.items())), state.stale)
+                return State(state.owned, tuple(sorted(views.items())), state.stale, state.elements)
             return state
         if not isinstance(stmt, ast.Assign):
             self.reads(stmt, state, stmt)
@@ -93,12 +99,13 @@ class Checker:
             base = _root(shared, state)
             views.update({n: base for n in names})
         stale = frozenset(s for s in state.stale if s[0] not in names)
-        return State(owned, tuple(sorted(views.items())), stale)
+        elements = (state.elements - set(names)) | (set(names) if _element_read(value) else set())
+        return State(owned, tuple(sorted(views.items())), stale, elements)
 
     def loop(self, stmt: ast.For | ast.While, state: State) -> State:
         if isinstance(stmt, ast.For):
             self.reads(stmt.iter, state, stmt)
-            state = State(state.owned | {stmt.target.id}, state.views, state.stale)  # type: ignore[attr-defined]
+            state = State(state.owned | {stmt.target.id}, state.views, state.stale, state.elements)  # type: ignore[attr-defined]
         else:
             self.reads(stmt.test, state, stmt)
         head = state
@@ -117,13 +124,24 @@ class Checker:
                 OWNED_HINT.format(name=name),
             )
         line = getattr(get_anno(stmt, "origin", stmt), "lineno", 0)
-        changed = {(v, line) for v, base in state.views if base in (name, UNKNOWN)}
-        return State(state.owned, state.views, state.stale | changed)
+        # generated code updates elements in place as the primal does; `y += v` it computes anew
+        in_place = what != "an augmented assignment to"
+        changed = {(v, line, in_place) for v, base in state.views if base in (name, UNKNOWN)}
+        return State(state.owned, state.views, state.stale | changed, state.elements)
 
     def reads(self, node: ast.AST, state: State, stmt: ast.stmt) -> None:
-        stale = dict(state.stale)
+        """A read of a possibly stale view: when its base is known, checked
+        when the code runs (``t = y[0]`` is a view only if ``y`` has two
+        dimensions or more); refused now otherwise."""
+        stale = {view: line for view, line, _ in state.stale}
+        checkable = {view for view, _, in_place in state.stale if in_place} - {view for view, _, in_place in state.stale if not in_place}
+        checkable &= state.elements  # a slice or a transpose is a view whatever the array: refused now
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id in stale:
+                base = state.base_of(sub.id)
+                if sub.id in checkable and base is not None and base != UNKNOWN:
+                    self.guards.setdefault(id(stmt), {})[sub.id] = base
+                    continue
                 raise self.fn.error(
                     get_anno(stmt, "origin", stmt),
                     f"`{sub.id}` may be a view of an array that was updated in place (line {stale[sub.id]}) after `{sub.id}` was made",
@@ -147,6 +165,14 @@ def _shared(value: ast.expr) -> frozenset[str] | None:
     return None
 
 
+def _element_read(value: ast.expr) -> bool:
+    """``y[i]``, ``y[i, j + 1]``: integers only, a number for an array of
+    as many dimensions, a view of a larger one."""
+    if not isinstance(value, ast.Subscript):
+        return False
+    return not any(isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (None, Ellipsis)) for n in ast.walk(value.slice))
+
+
 def _root(shared: frozenset[str], state: State) -> str:
     """The owned array a new view shares memory with (through views of views)."""
     if len(shared) != 1 or UNKNOWN in shared:
@@ -167,5 +193,33 @@ def _first_argument(value: ast.expr) -> ast.expr | None:
 
 def check_updates(tree: ast.FunctionDef, fn: FunctionSource) -> None:
     """Raise an S2SError at an in-place update s2s cannot differentiate
-    safely, or at a read of a view such an update changed."""
-    Checker(fn).block(tree.body, State())
+    safely, or at a read of a view such an update changed; put a run-time
+    check before each read of a value that is stale only if it is a view."""
+    checker = Checker(fn)
+    checker.block(tree.body, State())
+    if checker.guards:
+        _insert_guards(tree, checker.guards)
+
+
+def _insert_guards(node: ast.AST, guards: dict[int, dict[str, str]]) -> None:
+    for field_name in ("body", "orelse"):
+        block = getattr(node, field_name, None)
+        if not isinstance(block, list):
+            continue
+        guarded: list[ast.stmt] = []
+        for stmt in block:
+            _insert_guards(stmt, guards)
+            for view, base in sorted(guards.get(id(stmt), {}).items()):
+                guarded.append(_guard(view, base, stmt))
+            guarded.append(stmt)
+        setattr(node, field_name, guarded)
+
+
+def _guard(view: str, base: str, before: ast.stmt) -> ast.stmt:
+    """``check_not_stale(t, y, "t", "y")``."""
+    func = ast.Attribute(ast.Name("rt", ast.Load()), "check_not_stale", ast.Load())
+    call = ast.Call(func, [ast.Name(view, ast.Load()), ast.Name(base, ast.Load()), ast.Constant(view), ast.Constant(base)], [])
+    set_anno(call, "op", "rt.check_not_stale")
+    guard = ast.Expr(call)
+    set_anno(guard, "origin", get_anno(before, "origin", before))
+    return ast.copy_location(guard, before)

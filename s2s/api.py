@@ -26,7 +26,7 @@ import numpy as np
 from .cache import ModuleCache, cache_key, module_cache
 from .errors import S2SError
 from .frontend import differentiable_function
-from .loader import ModuleInfo, load_module, origin_note, owners_by_chain
+from .loader import ModuleInfo, Origin, load_module, origin_of, owners_by_chain
 
 Mode = Literal["auto", "forward", "reverse"]
 MODES = ("auto", "forward", "reverse")
@@ -46,10 +46,10 @@ class Loaded:
     def entry(self, role: str) -> Callable:
         return self.functions[self.info.entry[role]]
 
-    def note_for(self, exc: BaseException) -> str | None:
+    def origin_of(self, exc: BaseException) -> Origin | None:
         """Where an exception raised in this module's code comes from in
-        the user's code, as a note to add to it."""
-        return origin_note(exc, self.code, self.filename, self.owners)
+        the user's code."""
+        return origin_of(exc, self.code, self.filename, self.owners)
 
 
 def _loaded(source: str, info: ModuleInfo, code: str, filename: str, owners: dict[str, types.FunctionType]) -> Loaded:
@@ -124,11 +124,16 @@ class Differentiated:
             raise
 
     def _annotate(self, exc: BaseException) -> None:
-        """Point an exception raised in generated code back at the user's line."""
+        """Point an exception raised in generated code back at the user's
+        line: a note, and the location of an s2s error raised there."""
         for loaded in list(self._loaded.values()):
-            note = loaded.note_for(exc)
-            if note is not None and note not in getattr(exc, "__notes__", ()):
-                exc.add_note(note)
+            origin = loaded.origin_of(exc)
+            if origin is None:
+                continue
+            if isinstance(exc, S2SError) and exc.filename is None and origin.lineno is not None:
+                exc.filename, exc.lineno, exc.source_line = origin.filename, origin.lineno, origin.source
+            elif origin.note not in getattr(exc, "__notes__", ()):
+                exc.add_note(origin.note)
 
     def mode_for(self, *args: Any, **kwargs: Any) -> str:
         """The mode used for arguments of these shapes ("forward" or

@@ -271,17 +271,19 @@ class Adjoints:
     contributions: dict[Node, Node]  # variable leaf -> contribution (to be unbroadcast)
 
 
-def adjoints(graph: Graph, root: Node, seed: Node, active: set[Node]) -> Adjoints:
-    """Pull ``seed``, the cotangent of ``root``, back to every active variable."""
+def adjoints(graph: Graph, root: Node, seed: Node, active: set[Node], list_seed: bool = False) -> Adjoints:
+    """Pull ``seed``, the cotangent of ``root``, back to every active variable.
+    ``list_seed``: ``root`` is a list literal bound to a list variable, whose
+    cotangent is a list of its elements' cotangents (not an array)."""
     exact_nodes: set[Node] = set()
     while True:
-        contributions, failed = _pull_back(graph, root, seed, active, exact_nodes)
+        contributions, failed = _pull_back(graph, root, seed, active, exact_nodes, list_seed)
         if not failed:
             return Adjoints(contributions)
         exact_nodes |= failed
 
 
-def _pull_back(graph: Graph, root: Node, seed: Node, active: set[Node], exact_nodes: set[Node]):
+def _pull_back(graph: Graph, root: Node, seed: Node, active: set[Node], exact_nodes: set[Node], list_seed: bool = False):
     order = _topological(root, active)
     bars: dict[Node, Node] = {root: seed}
     origins: dict[Node, set[Node]] = {}  # nodes whose cotangent is loose, and where the looseness began
@@ -297,7 +299,7 @@ def _pull_back(graph: Graph, root: Node, seed: Node, active: set[Node], exact_no
             continue
         loose = origins.get(node, set())
         if node.op in ("tuple", "list"):  # as numpy reads it: an array stacked along a new first axis
-            stacked = graph.call("rt.unbroadcast", g, node)
+            stacked = g if node is root and list_seed else graph.call("rt.unbroadcast", g, node)
             for j, child in enumerate(node.args):
                 part = graph.op("getitem", (stacked, graph.leaf(ast.Constant(j))))
                 accumulate_if_active(child, part, set(), active, accumulate)

@@ -132,31 +132,39 @@ def owners_by_chain(entry: types.FunctionType, bindings: dict[str, tuple[str, ..
 _USER_LINE = re.compile(r"^\s*# line (\d+): ")
 
 
-def origin_note(exc: BaseException, text: str, filename: str, owners: dict[str, types.FunctionType]) -> str | None:
+@dataclass(frozen=True)
+class Origin:
+    """The user's line whose derivative code raised an exception."""
+
+    filename: str | None
+    lineno: int | None
+    source: str | None  # the user's line
+    note: str  # said as a note on the exception
+
+
+def origin_of(exc: BaseException, text: str, filename: str, owners: dict[str, types.FunctionType]) -> Origin | None:
     """For an exception raised in the module ``text`` (compiled as
     ``filename``): the user's line whose derivative code raised it, from the
-    ``# line N:`` comment above the generated line, as a note."""
+    ``# line N:`` comment above the generated line."""
     frames = [f for f, _ in traceback.walk_tb(exc.__traceback__) if f.f_code.co_filename == filename]
     if not frames:
         return None
     frame = frames[-1]  # the innermost generated frame
     owner = owners.get(frame.f_code.co_name)
     lines = text.split("\n")
+    generated = f"(generated line {frame.f_lineno}: {lines[frame.f_lineno - 1].strip()})"
     for index in range(min(frame.f_lineno, len(lines)) - 1, -1, -1):
         line = lines[index]
         if line.startswith("def "):
             break
         match = _USER_LINE.match(line)
         if match and owner is not None:
-            lineno = int(match.group(1))
-            source = linecache.getline(owner.__code__.co_filename, lineno).strip()
-            return (
-                f"raised by the derivative code of {owner.__qualname__} for its line "
-                f"{owner.__code__.co_filename}:{lineno}: {source}\n"
-                f"(generated line {frame.f_lineno}: {lines[frame.f_lineno - 1].strip()})"
-            )
+            user_file, lineno = owner.__code__.co_filename, int(match.group(1))
+            source = linecache.getline(user_file, lineno).strip()
+            note = f"raised by the derivative code of {owner.__qualname__} for its line {user_file}:{lineno}: {source}\n{generated}"
+            return Origin(user_file, lineno, source, note)
     where = f" of {owner.__qualname__}" if owner is not None else ""
-    return f"raised by the derivative code{where} (generated line {frame.f_lineno}: {lines[frame.f_lineno - 1].strip()})"
+    return Origin(None, None, None, f"raised by the derivative code{where} {generated}")
 
 
 def _rebind(fn: types.FunctionType, owner: types.FunctionType) -> types.FunctionType:

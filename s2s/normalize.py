@@ -327,6 +327,9 @@ class Normalizer(ExpressionLowering):
                 raise self.fn.error(stmt.target, "a `for` over range() with several loop variables", "loop over one index")
             self.loop(stmt.target.id, stmt.iter.args, [], stmt)  # type: ignore[attr-defined]
             return
+        if builtin == "enumerate" and _pair(stmt.target) and self.builtin_call(stmt.iter.args[0]) == "zip":  # type: ignore[attr-defined]
+            self.enumerate_zip(stmt)
+            return
         if builtin == "enumerate" and _pair(stmt.target):
             index, element = stmt.target.elts  # type: ignore[attr-defined]
             args = stmt.iter.args  # type: ignore[attr-defined]
@@ -344,12 +347,24 @@ class Normalizer(ExpressionLowering):
             if targets is None or len(targets) != len(sequences):
                 raise self.fn.error(stmt.target, "a `for` over zip() whose variables do not match its sequences", "unpack one variable per sequence")
             k = self.loop_index()
-            n = _call("min", *[_call("len", s) for s in sequences]) if len(sequences) > 1 else _call("len", sequences[0])
-            self.loop(k, [n], [_assign(t, _item(s, k)) for t, s in zip(targets, sequences)], stmt)
+            self.loop(k, [_shortest(sequences)], [_assign(t, _item(s, k)) for t, s in zip(targets, sequences)], stmt)
             return
         sequence = self.atom(stmt.iter)
         k = self.loop_index()
         self.loop(k, [_call("len", sequence)], [_assign(stmt.target, _item(sequence, k))], stmt)
+
+    def enumerate_zip(self, stmt: ast.For) -> None:
+        """``for i, (a, b) in enumerate(zip(xs, ys[, start]))``: one index over the shortest sequence."""
+        index, element = stmt.target.elts  # type: ignore[attr-defined]
+        zipped, *start = stmt.iter.args  # type: ignore[attr-defined]
+        sequences = [self.atom(a) for a in zipped.args]
+        targets = element.elts if isinstance(element, (ast.Tuple, ast.List)) else None
+        if targets is None or len(targets) != len(sequences):
+            raise self.fn.error(element, "a `for` over enumerate(zip()) whose variables do not match its sequences", "unpack one variable per sequence")
+        k = self.loop_index()
+        position: ast.expr = ast.BinOp(_load(k), ast.Add(), start[0]) if start else _load(k)
+        reads = [_assign(index, position)] + [_assign(t, _item(s, k)) for t, s in zip(targets, sequences)]
+        self.loop(k, [_shortest(sequences)], reads, stmt)
 
     def loop(self, index: str, range_args: list[ast.expr], reads: list[ast.stmt], stmt: ast.For) -> None:
         """``for index in range(*range_args): reads; body``. The index stays
@@ -393,6 +408,12 @@ class _Renamer(ast.NodeTransformer):
 
 def _names(target: ast.expr) -> set[str]:
     return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _shortest(sequences: list[ast.expr]) -> ast.expr:
+    """``len(a)``, or ``min(len(a), len(b), ...)``: how many items zip() gives."""
+    lengths = [_call("len", s) for s in sequences]
+    return _call("min", *lengths) if len(lengths) > 1 else lengths[0]
 
 
 def _stored_names(stmts: list[ast.stmt]) -> set[str]:

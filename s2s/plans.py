@@ -85,6 +85,7 @@ class Update(Step):
     value_shape: str = ""  # where the adjoint finds the value's shape ("" : the value itself)
     restore: str = ""
     in_loop: bool = False
+    array_varies: bool = False  # made anew in an enclosing loop or branch: recorded on the tape
 
 
 @dataclass

@@ -40,7 +40,7 @@ from typing import Callable
 
 from .activity import returned
 from .anno import copy_annos, get_anno
-from .backward import BackwardEmitter, fit
+from .backward import BackwardEmitter, _basic, fit
 from .codegen import FunctionContext, function_def, name, params_of, store, tuple_target
 from .dag import NotDifferentiable, active_nodes, adjoints, build
 from .expr import Node, schedule
@@ -68,6 +68,7 @@ class ReverseEmitter:
         self.entry = entry
         self.params = params_of(ctx.tree)
         self.current: dict[str, str] = {p: p for p in self.params}  # variable -> name of its current value
+        self.variables: dict[str, str] = {p: p for p in self.params}  # name of a value -> its variable
         self.forward_locals: list[str] = list(self.params)
         self.steps: list[Step] = []
         self.bars: dict[str, str] = {}
@@ -76,6 +77,7 @@ class ReverseEmitter:
         self.indices: set[str] = set()  # variables of the enclosing loops over ranges: the backward sweep recomputes them
         self.positions = itertools.count()
         self.updated = _updated_arrays(ctx.tree)  # arrays changed in place somewhere
+        self.checked_views = _checked_views(ctx.tree)  # ... and values read after, checked not to be views
         self.tape = ctx.names.fresh("tape")
         self.uses_tape = False
         self.saves: list[tuple[list[ast.stmt], ast.stmt, Update]] = []  # in-place saves to fill in at the end
@@ -107,6 +109,7 @@ class ReverseEmitter:
         if self.ctx.shapes.is_list(var) and new != var:
             self.ctx.shapes.add_list(new)
         self.current[var] = new
+        self.variables[new] = var
         self.forward_locals.append(new)
         for scope in self.scopes:  # a value made in a branch of a loop is local to the loop too
             scope.add(new)
@@ -119,6 +122,9 @@ class ReverseEmitter:
     def renamed(self, expr: ast.AST) -> ast.AST:
         return _Rename(self.current).visit(copy.deepcopy(expr))
 
+    def var_of(self, name_: str) -> str:
+        return self.variables.get(name_, name_)
+
     def varies(self, name_: str) -> bool:
         """Must an adjoint get this value from the tape? When it changes from
         one iteration of an enclosing loop to the next, or exists only on
@@ -127,14 +133,20 @@ class ReverseEmitter:
             return False
         return name_ in self.conditional or any(name_ in defined for defined in self.scopes)
 
-    def push(self, names: list[str], shapes: dict[str, str] | None = None) -> list[ast.stmt]:
+    def push(self, names: list[str], shapes: dict[str, str] | None = None, references: set[str] = frozenset()) -> list[ast.stmt]:  # type: ignore[assignment]
         """``tape.append(x)`` (or a tuple) of the values in ``names`` that
         vary, then of the shapes in ``shapes`` (value -> name of its shape)
         inside loops and branches; outside them the shapes are kept as
-        ``v_shape = shape_of(v)``, saved once at the end of the sweep."""
+        ``v_shape = shape_of(v)``, saved once at the end of the sweep. An
+        array updated in place somewhere is recorded as a copy (``frozen``):
+        the update must not change what the tape holds, unless only a
+        reference is asked for (``references``)."""
         values = [n for n in dict.fromkeys(names) if self.varies(n)]
         out: list[ast.stmt] = []
-        exprs: list[ast.expr] = [name(n) for n in values]
+        exprs: list[ast.expr] = [
+            name(n) if n in references or self.var_of(n) not in self.updated else ast.Call(self.ctx.printer.function_ref("rt.frozen"), [name(n)], [])
+            for n in values
+        ]
         for value, shape in (shapes or {}).items():
             if self.scopes:
                 exprs.append(ast.Call(self.ctx.printer.function_ref("rt.shape_of"), [name(value)], []))
@@ -205,13 +217,13 @@ class ReverseEmitter:
         version = self.version(target)
         self.ctx.shapes.assign(version, root.shape)
         seed = graph.var(self.bar(version), self.ctx.shapes(version))
-        raw = adjoints(graph, root, seed, active).contributions
+        raw = adjoints(graph, root, seed, active, list_seed=self.ctx.shapes.is_list(target)).contributions
         contributions = {leaf.name: fit(graph, c, leaf) for leaf, c in raw.items()}
         primal = {n for n in root.walk() if not n.is_leaf}
         needed = {n for c in contributions.values() for n in c.reached(primal)} - {root}
         value = root
-        if _shares_memory_with(root) & self.updated:  # a view of an array updated later: keep its values now
-            value = graph.call("rt.frozen", root)
+        if _shares_memory_with(root) & self.updated and target not in self.checked_views:
+            value = graph.call("rt.frozen", root)  # a view of an array updated later: keep its values now
         emitted = schedule([(version, value)], self.ctx.printer, self.ctx.temp, force=needed)
         for node, bound in emitted.names.items():
             if bound != version:
@@ -326,16 +338,22 @@ class ReverseEmitter:
         step = Update(origin, array, index, value.id if carries else None, in_loop=bool(self.scopes))  # type: ignore[attr-defined]
         index_names = sorted({n.id for n in ast.walk(index) if isinstance(n, ast.Name)})
         values = [n for n in index_names if self.varies(n)]
+        # an array made in the loop: its adjoint's shape comes from the tape, and
+        # readers before the update recorded copies, so nothing is put back
+        step.array_varies = self.varies(array)
+        references = [array] if step.array_varies else []
         shapes: dict[str, str] = {}
         if carries and not self.alive_anyway(value.id):  # type: ignore[attr-defined]
             step.value_shape = shapes[value.id] = self.ctx.names.fresh(f"{value.id}_shape")  # type: ignore[attr-defined]
             self.shape_readers[step.value_shape] = [functools.partial(setattr, step, "value_shape", "")]
-        step.pushed = values + (list(shapes.values()) if self.scopes else [])
+        step.pushed = list(dict.fromkeys(values + references)) + (list(shapes.values()) if self.scopes else [])
         self.record(step)
         placeholder: ast.stmt = ast.Pass()
         out = [placeholder, self.ctx.respell(ast.Assign([ast.Subscript(name(array), index, ast.Store())], value))]  # type: ignore[list-item]
         self.saves.append((out, placeholder, step))
-        return out + self.push(values, shapes)
+        if not _basic(index, self.indices):  # numpy keeps one write per repeated element: the adjoint cannot tell which
+            out.insert(0, ast.Expr(ast.Call(self.ctx.printer.function_ref("rt.check_distinct_index"), [copy.deepcopy(index)], [])))
+        return out + self.push(values + references, shapes, references=set(references))
 
     def branch(self, stmt: ast.If, origin) -> list[ast.stmt]:
         if _is_loop_exit(stmt):  # `if stop: break` changes no value: no adjoint
@@ -458,7 +476,7 @@ class ReverseEmitter:
         an adjoint reads (in the place held for it before the update)."""
         replacements: dict[int, list[ast.stmt]] = {}
         for _, placeholder, step in self.saves:
-            if not self.read_before(step):
+            if step.array_varies or not self.read_before(step):
                 replacements[id(placeholder)] = []
                 continue
             region = ast.Subscript(name(step.array), copy.deepcopy(step.index), ast.Load())
@@ -491,11 +509,21 @@ class ReverseEmitter:
     def read_before(self, update: Update) -> bool:
         """Does an adjoint read ``update.array``'s values at a point the
         forward sweep can reach before the update (earlier, or in a loop
-        around both)? Only then must the overwritten elements be put back."""
+        around both)? Only then must the overwritten elements be put back.
+
+        An array made anew in the same loop body before the update
+        (``lap = np.zeros(n)`` then ``lap[1:] = ...``) is another array in
+        each iteration: only readers between that and the update read what
+        the update overwrites."""
+        made = [s.position for s in self.readers if s.target == update.array and s.loops == update.loops and s.position < update.position]
+        latest = max(made, default=None)
         for reader in self.readers:
             if update.array not in _value_reads(reader):
                 continue
-            if reader.position < update.position or set(reader.loops) & set(update.loops):
+            if latest is not None:
+                if latest < reader.position < update.position:
+                    return True
+            elif reader.position < update.position or set(reader.loops) & set(update.loops):
                 return True
         return False
 
@@ -563,6 +591,18 @@ def _updated_arrays(tree: ast.FunctionDef) -> set[str]:
         n.targets[0].value.id  # type: ignore[attr-defined]
         for n in ast.walk(tree)
         if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Subscript) and isinstance(n.targets[0].value, ast.Name)
+    }
+
+
+def _checked_views(tree: ast.FunctionDef) -> set[str]:
+    """Values read after an update of the array they come from, which the
+    primal checks are not views of it when it runs: they are copies (or
+    the check refuses), so freezing them would only cost a copy, and would
+    hide a view from the check."""
+    return {
+        call.args[0].id  # type: ignore[attr-defined]
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and get_anno(call, "op") == "rt.check_not_stale"
     }
 
 

@@ -79,6 +79,14 @@ def calls_control_flow(x, y, n):
     return clipped_power(x, n) * y + clipped_power(y, 2)
 
 
+def swap_first_two(v):
+    y = v.copy()
+    t = y[0]
+    y[0] = y[1]
+    y[1] = t
+    return y * v
+
+
 def index_reassigned(x, n):
     s = 0.0
     for i in range(n):
@@ -256,6 +264,7 @@ CASES = [
     ("calls_control_flow", (2.0, 2.5, 3), ("x", "y")),
     ("calls_control_flow", (2.0, 2.5, 0), ("x", "y")),
     ("index_reassigned", (np.linspace(0.1, 1.0, 5), 4), "x"),
+    ("swap_first_two", (np.array([0.3, -0.5, 0.8]),), "v"),
     ("read_then_loop_overwrites", (np.linspace(0.1, 1.0, 5), 0.7), ("x", "c")),
     ("loop_overwrites_unread", (np.linspace(0.1, 1.0, 5), 0.7), ("x", "c")),
     ("loop_overwrites_unread", (np.linspace(0.1, 1.0, 5), np.linspace(1.0, 2.0, 5)), ("x", "c")),

@@ -40,6 +40,14 @@ def helper(a, b):
     return np.sum(c @ b)
 
 
+def swap_first_two(v):
+    y = v.copy()
+    t = y[0]
+    y[0] = y[1]
+    y[1] = t
+    return y
+
+
 def calls_helper(x, y):
     z = np.sin(x)
     return helper(z, y)
@@ -147,3 +155,15 @@ def test_a_cached_module_shows_its_lines_in_tracebacks(mod, tmp_path):
     frames = traceback.extract_tb(info.value.__traceback__)
     generated = [f for f in frames if f.filename.startswith(str(tmp_path))]
     assert generated and generated[-1].line == "c = a * b"  # read from the cache file itself
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_a_row_read_before_its_matrix_is_updated_is_refused_when_it_runs(mod, mode):
+    """``t = y[0]`` is a number for a vector (swapping works) but a view of a
+    matrix, which ``y[0] = y[1]`` changes under it: refused then."""
+    g = differentiate(mod.swap_first_two, wrt="v", mode=mode)
+    assert g.derivative(np.array([1.0, 2.0, 3.0])).shape == (3, 3)
+    with pytest.raises(S2SError, match="`t` is a view of `y`, which was updated in place after `t` was made") as info:
+        g.derivative(np.ones((2, 2)))
+    assert info.value.filename == mod.__file__ and info.value.lineno == mod.swap_first_two.__code__.co_firstlineno + 4
+    assert "t = t.copy()" in info.value.hint

@@ -150,14 +150,20 @@ family.linear(["builtins.float", "np.float64"], "x=0.0, /", _to_scalar_vjp, diff
 
 
 def _builtin_choice(compare: str):
-    """``max(a, b)`` returns ``a`` on ties, so its derivative is ``a``'s."""
+    """``max(a, b)`` returns ``a`` on ties, so its derivative is ``a``'s;
+    ``max(v)`` of one array is its largest element along the first axis."""
 
     def condition(site: Site) -> Node:
         a, b = _two(site)
         return site.G.op(compare, (a, b))
 
     def jvp(site: Site, tangents: dict) -> Node | None:
-        (sa, a), (sb, b) = site.slots(["args"])
+        slots = site.slots(["args"])
+        if len(slots) == 1:  # max(v) of an array: its largest element, as np.max(v, axis=0)
+            (sv, v), = slots
+            t = tangents.get(sv)
+            return None if t is None else site.call("rt.choice_tangent", t, v, site.node, site.G.const(0))
+        (sa, a), (sb, b) = slots
         ta, tb = tangents.get(sa), tangents.get(sb)
         if ta is None and tb is None:
             return None
@@ -165,7 +171,11 @@ def _builtin_choice(compare: str):
         return site.G.op("ifexp", (condition(site), ta if ta is not None else zero, tb if tb is not None else zero))
 
     def vjp(site: Site, g: Node) -> list[Bar]:
-        (sa, _), (sb, _) = site.slots(["args"])
+        slots = site.slots(["args"])
+        if len(slots) == 1:
+            (sv, v), = slots
+            return [Bar(sv, site.call("rt.choice_adjoint", g, v, site.node, site.G.const(0)))]
+        (sa, _), (sb, _) = slots
         zero = site.G.const(0.0)
         cond = condition(site)
         return [Bar(sa, site.G.op("ifexp", (cond, g, zero))), Bar(sb, site.G.op("ifexp", (cond, zero, g)))]
@@ -183,7 +193,10 @@ def _two(site: Site) -> tuple[Node, Node]:
 def _scalar_union(site: Site):
     from ..expr import union
 
-    return union(n.shape for _, n in site.slots(["args"]))
+    slots = site.slots(["args"])
+    if len(slots) == 1:  # an element of an array: its shape is not the array's
+        return None
+    return union(n.shape for _, n in slots)
 
 
 _bmax_jvp, _bmax_vjp = _builtin_choice("ge")

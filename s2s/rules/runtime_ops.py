@@ -32,6 +32,8 @@ family.helper("rt.add_at", "bar, index, g", shape=unknown_shape)
 family.helper("rt.zeros_like_list", "items", shape=same_shape_as("items"))
 family.helper("rt.frozen", "x", shape=same_shape_as("x"))
 family.helper("rt.shape_of", "x")
+family.helper("rt.check_not_stale", "view, base, view_name, base_name")
+family.helper("rt.check_distinct_index", "index")
 family.helper("rt.add_lists", "a, b", shape=same_shape_as("a"))
 family.helper("rt.as_list_adjoint", "g, items", shape=same_shape_as("items"))
 for name in runtime_core.__all__:  # the rest: shapes unknown

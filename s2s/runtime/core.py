@@ -40,6 +40,8 @@ __all__ = [
     "add_at",
     "frozen",
     "shape_of",
+    "check_not_stale",
+    "check_distinct_index",
     "zeros_like_list",
     "add_lists",
     "as_list_adjoint",
@@ -134,6 +136,37 @@ def frozen(x: Any) -> Any:
     """``x`` as a value of its own: a copy if it is an array (which may be a
     view of an array updated in place later), ``x`` itself otherwise."""
     return x.copy() if type(x) is np.ndarray else x
+
+
+def check_not_stale(view: Any, base: Any, view_name: str, base_name: str) -> None:
+    """Refuse, when the code runs, a value read after an in-place update of
+    an array it is a view of: its value changed under it, which s2s's
+    derivative does not follow. (A number read from an array is a copy.)"""
+    if isinstance(view, np.ndarray) and isinstance(base, np.ndarray) and np.may_share_memory(view, base):
+        from ..errors import S2SError
+
+        raise S2SError(
+            f"`{view_name}` is a view of `{base_name}`, which was updated in place after `{view_name}` was made",
+            hint=f"take a copy before the update ({view_name} = {view_name}.copy()), or read it again after the update",
+        )
+
+
+def check_distinct_index(index: Any) -> None:
+    """Refuse, when the code runs, an in-place update through integer arrays
+    that name an element twice: numpy keeps one of the values written there,
+    and which one the derivative cannot tell."""
+    parts = index if type(index) is tuple else (index,)
+    arrays = [np.asarray(p) for p in parts if isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in "iu"]
+    if not arrays:
+        return
+    positions = np.stack([a.ravel() for a in np.broadcast_arrays(*arrays)])
+    if np.unique(positions, axis=1).shape[1] < positions.shape[1]:
+        from ..errors import S2SError
+
+        raise S2SError(
+            "an in-place update through an index that names an element more than once: numpy keeps one of the values written there",
+            hint="write through indices without repeats (np.unique), or build the result without writing in place",
+        )
 
 
 def zeros_like(x: Any) -> np.ndarray:
