@@ -86,7 +86,11 @@ class Differentiated:
         self._cache_dir = cache_dir
         self._bind = _binder(fn)
         self._nparams = len(self.params)
-        self._wrt_index = tuple(self.params.index(w) for w in self.wrt)
+        # Generated code takes and returns derivatives in parameter order;
+        # results are handed back in the order the user named them.
+        self._wrt_index = tuple(sorted(self.params.index(w) for w in self.wrt))
+        self._wrt_in_order = tuple(self.params[i] for i in self._wrt_index)
+        self._user_order = tuple(self._wrt_in_order.index(w) for w in self.wrt)
         self._key = _key_function(self._wrt_index)
         self._loaded: dict[str, Loaded] = {}
         self._lock = threading.RLock()
@@ -184,7 +188,7 @@ class Differentiated:
         name, so that tracebacks show its lines."""
         fn = self.__wrapped__
         cache = self._module_cache()
-        key = cache_key(fn, self.wrt, mode) if cache is not None else ""
+        key = cache_key(fn, self._wrt_in_order, mode) if cache is not None else ""
         cached = cache.get(key) if cache is not None else None
         if cached is not None:
             try:
@@ -196,7 +200,7 @@ class Differentiated:
         from .frontend import load_function
         from .generate import generate  # the compiler is imported only when it is needed
 
-        generated = generate(load_function(fn), self.wrt, mode)
+        generated = generate(load_function(fn), self._wrt_in_order, mode)
         stored = cache.put(key, generated.source) if cache is not None else None
         owners = {name: source.function for name, source in generated.owners.items()}
         if stored is not None:
@@ -211,7 +215,7 @@ class Differentiated:
     def _plan(self, values: tuple) -> "_Plan":
         """Check the differentiated arguments and choose how to compute the
         derivative for arguments of these shapes; remembered per shape key."""
-        shapes = [_check_wrt_value(self, name, values[i]) for name, i in zip(self.wrt, self._wrt_index)]
+        shapes = [_check_wrt_value(self, name, values[i]) for name, i in zip(self._wrt_in_order, self._wrt_index)]
         k = sum(math.prod(s) for s in shapes)
         mode = self.mode
         if mode == "auto" and k <= 1:
@@ -252,6 +256,12 @@ class _Plan:
     def derivative(self, values: tuple) -> Any:
         return self.value_and_derivative(values)[1]
 
+    def arrange(self, results: list[Any]) -> Any:
+        """Derivatives in parameter order -> one, or a tuple in ``wrt`` order."""
+        if len(results) == 1:
+            return results[0]
+        return tuple(results[i] for i in self.owner._user_order)
+
 
 class _ForwardPlan(_Plan):
     """One tangent pass per input direction (one pass for a scalar ``wrt``)."""
@@ -286,7 +296,7 @@ class _ForwardPlan(_Plan):
                 columns.append(out_dot)
             results.append(_assemble_columns(columns, np.shape(out), shape))
         self.check_output(out)
-        return out, _one_or_tuple(results)
+        return out, self.arrange(results)
 
 
 class _ReversePlan(_Plan):
@@ -312,13 +322,13 @@ class _ReversePlan(_Plan):
         self.check_output(out)
         if type(out) is not np.ndarray or out.ndim == 0:
             bars = self.backward(saved, _unit(out))
-            return tuple(map(_scalar_if_0d, bars)) if self.several else _scalar_if_0d(bars)
+            return self.arrange(list(map(_scalar_if_0d, bars))) if self.several else _scalar_if_0d(bars)
         rows: list[list[Any]] = [[] for _ in self.index]
         for cotangent in _basis(out, out.shape):
             bars = self.backward(saved, cotangent)
             for row, bar in zip(rows, bars if self.several else (bars,)):
                 row.append(bar)
-        return _one_or_tuple([_assemble_rows(row, out.shape, shape) for row, shape in zip(rows, self.wrt_shapes)])
+        return self.arrange([_assemble_rows(row, out.shape, shape) for row, shape in zip(rows, self.wrt_shapes)])
 
 
 class _AutoPlan(_Plan):
@@ -409,10 +419,6 @@ def _assemble_rows(rows: list[Any], out_shape: tuple[int, ...], wrt_shape: tuple
 
 def _scalar_if_0d(x: Any) -> Any:
     return x[()] if type(x) is np.ndarray and x.ndim == 0 else x
-
-
-def _one_or_tuple(results: list[Any]) -> Any:
-    return results[0] if len(results) == 1 else tuple(results)
 
 
 def _shape_key(value: Any) -> object:

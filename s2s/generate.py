@@ -104,7 +104,7 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
         scalar_output=all(entry_ctx[0].shapes(o.id) == frozenset() if isinstance(o, ast.Name) else isinstance(o, ast.Constant) for o in outputs),
         bindings={name: paths.get(src.identity, ()) for name, src in owners.items()},
     )
-    source = emit_module(functions, module, _header(fn, program, wrt, mode), info)
+    source = emit_module(functions, module, _header(fn, program, tuple(ordered_wrt), mode), info)
     return Generated(source=source, info=info, owners=owners, functions=program.sources())
 
 

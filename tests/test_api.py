@@ -57,13 +57,25 @@ def test_jacobian_shapes_follow_output_then_input(mod, mode):
     check(mod.matrix_fn, W, v, wrt=("W", "v"))
 
 
-@pytest.mark.parametrize("mode", ["forward", "reverse"])
-def test_tuple_of_wrt_gives_a_tuple(mod, mode):
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+@pytest.mark.parametrize("wrt", [("a", "b"), ("b", "a")])
+def test_tuple_of_wrt_gives_a_tuple_in_wrt_order(mod, mode, wrt):
     v = np.array([0.5, -0.3, 0.2])
-    da, db = differentiate(mod.vector_out, wrt=("a", "b"), mode=mode).derivative(v, 0.7)
+    found = dict(zip(wrt, differentiate(mod.vector_out, wrt=wrt, mode=mode).derivative(v, 0.7)))
+    da, db = found["a"], found["b"]
     assert da.shape == (3, 3) and db.shape == (3,)
     np.testing.assert_allclose(da, np.diag(0.7 * np.exp(v * 0.7)), rtol=1e-13)
     np.testing.assert_allclose(db, v * np.exp(v * 0.7) + 1.0, rtol=1e-13)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_wrt_out_of_parameter_order_matches_each_argument_alone(mod, mode):
+    v = np.array([0.5, -0.3, 0.2])
+    W = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    dv, dW = differentiate(mod.loss, wrt=("v", "W"), mode=mode).derivative(W, v)
+    assert dv.shape == (3,) and dW.shape == (2, 3)
+    np.testing.assert_allclose(dW, differentiate(mod.loss, wrt="W", mode=mode).derivative(W, v), rtol=1e-13)
+    np.testing.assert_allclose(dv, differentiate(mod.loss, wrt="v", mode=mode).derivative(W, v), rtol=1e-13)
 
 
 def test_keyword_arguments_and_defaults(mod):
