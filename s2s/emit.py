@@ -13,6 +13,8 @@ comment quoting the user's line it comes from.
 from __future__ import annotations
 
 import ast
+import copy
+import math
 
 from .anno import get_anno
 from .codegen import ModuleContext
@@ -43,8 +45,27 @@ def emit_module(
     return "\n".join(lines) + "\n"
 
 
+def unparse(node: ast.AST) -> str:
+    """``ast.unparse`` for trees holding negative number constants.
+
+    The transformations fold ``-1.5`` into ``Constant(-1.5)``, which
+    ``ast.unparse`` prints bare, so ``(-1.5) ** 2`` would come out as
+    ``-1.5 ** 2`` (that is, -2.25). Written as a negation, ``ast.unparse``
+    parenthesizes it where precedence needs it.
+    """
+    return ast.unparse(_SignedConstants().visit(copy.deepcopy(node)))
+
+
+class _SignedConstants(ast.NodeTransformer):
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+        value = node.value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.copysign(1, value) < 0:
+            return ast.UnaryOp(ast.USub(), ast.Constant(-value))
+        return node
+
+
 def print_function(f: ast.FunctionDef) -> list[str]:
-    return [f"def {f.name}({ast.unparse(f.args)}):"] + print_block(f.body, 1)
+    return [f"def {f.name}({unparse(f.args)}):"] + print_block(f.body, 1)
 
 
 def print_block(stmts: list[ast.stmt], depth: int) -> list[str]:
@@ -61,18 +82,18 @@ def print_block(stmts: list[ast.stmt], depth: int) -> list[str]:
 def _print_statement(stmt: ast.stmt, depth: int) -> list[str]:
     pad = "    " * depth
     if isinstance(stmt, ast.If):
-        out = [f"{pad}if {ast.unparse(stmt.test)}:"] + print_block(stmt.body, depth + 1)
+        out = [f"{pad}if {unparse(stmt.test)}:"] + print_block(stmt.body, depth + 1)
         orelse = stmt.orelse
         while len(orelse) == 1 and isinstance(orelse[0], ast.If) and not get_anno(orelse[0], "comment"):
-            out += [f"{pad}elif {ast.unparse(orelse[0].test)}:"] + print_block(orelse[0].body, depth + 1)
+            out += [f"{pad}elif {unparse(orelse[0].test)}:"] + print_block(orelse[0].body, depth + 1)
             orelse = orelse[0].orelse
         if orelse:
             out += [f"{pad}else:"] + print_block(orelse, depth + 1)
         return out
     if isinstance(stmt, ast.For):
-        out = [f"{pad}for {ast.unparse(stmt.target)} in {ast.unparse(stmt.iter)}:"] + print_block(stmt.body, depth + 1)
+        out = [f"{pad}for {unparse(stmt.target)} in {unparse(stmt.iter)}:"] + print_block(stmt.body, depth + 1)
         return out + ([f"{pad}else:"] + print_block(stmt.orelse, depth + 1) if stmt.orelse else [])
     if isinstance(stmt, ast.While):
-        out = [f"{pad}while {ast.unparse(stmt.test)}:"] + print_block(stmt.body, depth + 1)
+        out = [f"{pad}while {unparse(stmt.test)}:"] + print_block(stmt.body, depth + 1)
         return out + ([f"{pad}else:"] + print_block(stmt.orelse, depth + 1) if stmt.orelse else [])
-    return [pad + line for line in ast.unparse(stmt).splitlines()]
+    return [pad + line for line in unparse(stmt).splitlines()]

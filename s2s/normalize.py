@@ -504,4 +504,6 @@ def _outermost_opaque(root: ast.expr, node: ast.AST) -> ast.AST:
 
 def dump(tree: ast.FunctionDef) -> str:
     """The normal form as source, for tests and debugging."""
-    return ast.unparse(tree)
+    from .emit import unparse
+
+    return unparse(tree)
