@@ -428,6 +428,7 @@ def _same_code(module: ast.Module, fn: types.FunctionType) -> bool:
 # a free variable is a global when the function is compiled on its own, a cell in its closure
 _FREE_LOADS = {"LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME", "LOAD_CLASSDEREF"}
 _CLOSURE_ONLY = {"COPY_FREE_VARS", "PUSH_NULL", "RESUME", "NOP", "CACHE"}
+_LAYOUT_ONLY = {"EXTENDED_ARG"}  # widens a jump offset, which depends on where the code sits
 _SAME_OP = {"LOAD_METHOD": "LOAD_ATTR"}  # the compiler picks one or the other by line layout
 
 
@@ -438,7 +439,7 @@ def _code_shape(code: types.CodeType) -> tuple:
 
     instructions = []
     for ins in dis.get_instructions(code):
-        if ins.opname in _CLOSURE_ONLY:
+        if ins.opname in _CLOSURE_ONLY or ins.opname in _LAYOUT_ONLY:
             continue
         opname = "LOAD_FREE" if ins.opname in _FREE_LOADS and ins.argval not in code.co_varnames else _SAME_OP.get(ins.opname, ins.opname)
         jump = ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs  # offsets depend on instruction sizes

@@ -159,3 +159,25 @@ def test_redefined_name_is_the_last_definition(make_module):
         """
     )
     assert differentiate(m.f, wrt="a").derivative(2.0) == pytest.approx(12.0)
+
+
+def test_long_function_whose_jumps_need_wide_offsets_is_not_stale(make_module):
+    # jumps over more than 255 instructions take an EXTENDED_ARG whose value
+    # depends on where the code sits: the same function compiled from its
+    # file and on its own may differ there, and that is no edit
+    body = "\n".join(f"        s = 0.5 * np.sin(s + {k}.0 * a[{k % 3}])" for k in range(40))
+    m = make_module(
+        "import numpy as np\n\n\n"
+        "def other(a):\n    return a\n\n\n"
+        "def long_loop(a, n):\n"
+        "    s = 0.0\n"
+        "    for i in range(n):\n"
+        f"{body}\n"
+        "        if s > 1e6:\n"
+        "            break\n"
+        "    return s\n"
+    )
+    import dis
+
+    assert any(ins.opname == "EXTENDED_ARG" for ins in dis.get_instructions(m.long_loop))
+    check(m.long_loop, np.array([0.01, -0.02, 0.03]), 2, wrt="a")
