@@ -240,8 +240,11 @@ class Analyzer:
         rest = needed - set(targets)
         if not live:
             return rest
+        call = self._call_activity(act, stmt, frozenset(live))
+        if call is not None and not call.active_outputs:
+            return rest  # needed later (a loop carries it) but constant here: its derivative starts at zero
         self._mark(act, stmt, [targets[i] for i in live])
-        return rest | self._needed_inputs(act, stmt, frozenset(live))
+        return rest | self._needed_inputs(act, stmt, call)
 
     def _effects(self, act: Activity, stmt: ast.Expr, varied: frozenset[str]) -> None:
         """A call kept for its effect must not change a varied value behind
@@ -277,18 +280,27 @@ class Analyzer:
         root = build(graph, value, lambda name: None)
         return {0} if root in active_nodes(graph, root, varied.__contains__) else set()
 
-    def _needed_inputs(self, act: Activity, stmt: ast.Assign, live: frozenset[int]) -> frozenset[str]:
-        varied = act.varied_before(stmt)
+    def _call_activity(self, act: Activity, stmt: ast.Assign, live: frozenset[int]) -> CallActivity | None:
+        """What a call to a user function needs and gives, given which of
+        its outputs are needed (``None`` when the statement is no call)."""
         value = stmt.value
         callee = get_anno(value, "callee")
-        if callee is not None:
-            params = _params(self.program.normal_form(callee))
-            varied_params = frozenset(p for p, a in zip(params, value.args, strict=True) if _name(a) in varied)  # type: ignore[attr-defined]
-            n_out = len(returned(self.program.normal_form(callee)))
-            useful = live if n_out > 1 else frozenset({0})
-            callee_act = self.analyze(callee, varied_params, frozenset(useful))
-            call = CallActivity(callee, callee_act.active_params, callee_act.active_outputs)
+        if callee is None:
+            return None
+        varied = act.varied_before(stmt)
+        params = _params(self.program.normal_form(callee))
+        varied_params = frozenset(p for p, a in zip(params, value.args, strict=True) if _name(a) in varied)  # type: ignore[attr-defined]
+        n_out = len(returned(self.program.normal_form(callee)))
+        useful = live if n_out > 1 else frozenset({0})
+        callee_act = self.analyze(callee, varied_params, frozenset(useful))
+        return CallActivity(callee, callee_act.active_params, callee_act.active_outputs)
+
+    def _needed_inputs(self, act: Activity, stmt: ast.Assign, call: CallActivity | None) -> frozenset[str]:
+        varied = act.varied_before(stmt)
+        value = stmt.value
+        if call is not None:
             act.calls[id(stmt)] = call
+            params = _params(self.program.normal_form(call.callee))
             return frozenset(_name(a) for p, a in zip(params, value.args, strict=True) if p in call.active_params)  # type: ignore[misc,attr-defined]
         if isinstance(stmt.targets[0], ast.Tuple):
             return frozenset({value.id}) if isinstance(value, ast.Name) and value.id in varied else frozenset()

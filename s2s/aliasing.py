@@ -31,23 +31,24 @@ from .frontend import FunctionSource
 from .rules.structural import VIEWS
 
 UNKNOWN = "<unknown>"
+NOT_OWNED = "<not owned>"  # the base of a value that may share memory only with arrays never updated here
 OWNED_HINT = "make it the function's own array first, e.g. {name} = {name}.copy() (or np.array({name}))"
 
 
 @dataclass(frozen=True)
 class State:
     owned: frozenset[str] = frozenset()
-    views: tuple[tuple[str, str], ...] = ()  # (variable, the owned array whose memory it may share)
+    views: tuple[tuple[str, frozenset[str]], ...] = ()  # (variable, the owned arrays whose memory it may share)
     stale: frozenset[tuple[str, int, bool]] = frozenset()  # (view, line of the update that changed it, in place there too)
     elements: frozenset[str] = frozenset()  # views that are numbers when their array is a vector: y[i]
 
-    def base_of(self, name: str) -> str | None:
+    def base_of(self, name: str) -> frozenset[str] | None:
         return dict(self.views).get(name)
 
     def join(self, other: "State") -> "State":
         views = dict(self.views)
-        for name, base in other.views:
-            views[name] = base if views.get(name, base) == base else UNKNOWN
+        for name, bases in other.views:
+            views[name] = views.get(name, frozenset()) | bases
         return State(self.owned & other.owned, tuple(sorted(views.items())), self.stale | other.stale, self.elements & other.elements)
 
 
@@ -55,7 +56,7 @@ class State:
 class Checker:
     fn: FunctionSource
     states: list[State] = field(default_factory=list)
-    guards: dict[int, dict[str, str]] = field(default_factory=dict)  # statement -> {view read: its base}
+    guards: dict[int, dict[str, str]] = field(default_factory=dict)  # statement -> {view read: its one base}
 
     def block(self, stmts: list[ast.stmt], state: State) -> State:
         for stmt in stmts:
@@ -74,9 +75,8 @@ class Checker:
             state = self.updated(items, state, stmt, "appending to")
             value = stmt.value.args[0]  # type: ignore[attr-defined]
             if isinstance(value, ast.Name):
-                base = state.base_of(value.id) or value.id
                 views = dict(state.views)
-                views[items] = base if views.get(items, base) == base else UNKNOWN
+                views[items] = views.get(items, frozenset()) | (state.base_of(value.id) or frozenset({value.id}))
                 return State(state.owned, tuple(sorted(views.items())), state.stale, state.elements)
             return state
         if not isinstance(stmt, ast.Assign):
@@ -90,14 +90,14 @@ class Checker:
         if get_anno(stmt, "augmented"):
             state = self.updated(target.id, state, stmt, "an augmented assignment to")  # type: ignore[attr-defined]
         names = [target.id] if isinstance(target, ast.Name) else [e.id for e in target.elts]  # type: ignore[attr-defined]
-        shared = _shared(value)
+        shared = _shared(value, state)
         views = {k: v for k, v in state.views if k not in names}
         owned = state.owned - set(names)
         if shared is None and len(names) == 1:
             owned |= set(names)
         elif shared is not None:
-            base = _root(shared, state)
-            views.update({n: base for n in names})
+            bases = _root(shared, state)
+            views.update({n: bases for n in names})
         stale = frozenset(s for s in state.stale if s[0] not in names)
         elements = (state.elements - set(names)) | (set(names) if _element_read(value) else set())
         return State(owned, tuple(sorted(views.items())), stale, elements)
@@ -126,7 +126,7 @@ class Checker:
         line = getattr(get_anno(stmt, "origin", stmt), "lineno", 0)
         # generated code updates elements in place as the primal does; `y += v` it computes anew
         in_place = what != "an augmented assignment to"
-        changed = {(v, line, in_place) for v, base in state.views if base in (name, UNKNOWN)}
+        changed = {(v, line, in_place) for v, bases in state.views if name in bases or UNKNOWN in bases}
         return State(state.owned, state.views, state.stale | changed, state.elements)
 
     def reads(self, node: ast.AST, state: State, stmt: ast.stmt) -> None:
@@ -138,9 +138,9 @@ class Checker:
         checkable &= state.elements  # a slice or a transpose is a view whatever the array: refused now
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id in stale:
-                base = state.base_of(sub.id)
-                if sub.id in checkable and base is not None and base != UNKNOWN:
-                    self.guards.setdefault(id(stmt), {})[sub.id] = base
+                bases = state.base_of(sub.id)
+                if sub.id in checkable and bases is not None and len(bases) == 1 and UNKNOWN not in bases:
+                    (self.guards.setdefault(id(stmt), {})[sub.id],) = bases
                     continue
                 raise self.fn.error(
                     get_anno(stmt, "origin", stmt),
@@ -149,20 +149,39 @@ class Checker:
                 )
 
 
-def _shared(value: ast.expr) -> frozenset[str] | None:
+def _shared(value: ast.expr, state: State) -> frozenset[str] | None:
     """The variables whose memory ``value`` may share, or ``None`` when it is
     new memory (or a number)."""
     if isinstance(value, ast.Name):
         return frozenset({value.id})
     if isinstance(value, ast.Constant):
         return None
-    if get_anno(value, "callee") is not None or get_anno(value, "opaque"):
+    if get_anno(value, "callee") is not None:
+        return _call_shared(value, state)  # type: ignore[arg-type]
+    if get_anno(value, "opaque"):
         return frozenset({UNKNOWN})
     op = "getitem" if isinstance(value, ast.Subscript) else get_anno(value, "op")
     if op in VIEWS:
         first = _first_argument(value)
+        if isinstance(first, ast.Constant):  # np.broadcast_to(1.5, shape): memory no other value has
+            return frozenset({NOT_OWNED})
         return frozenset({first.id}) if isinstance(first, ast.Name) else frozenset({UNKNOWN})
     return None
+
+
+def _call_shared(call: ast.Call, state: State) -> frozenset[str]:
+    """What a user function's result may share memory with: its array
+    arguments only, since it cannot see this function's locals otherwise
+    (functions defined inside a differentiated function are refused).
+    Arguments this function does not own can never be updated in place
+    here, so they do not matter; the owned arrays among them are the
+    result's bases."""
+    arguments = [*call.args, *(k.value for k in call.keywords)]
+    if not all(isinstance(a, (ast.Name, ast.Constant)) for a in arguments):
+        return frozenset({UNKNOWN})
+    roots = _root(frozenset(a.id for a in arguments if isinstance(a, ast.Name)), state)
+    owned = {r for r in roots if r in state.owned or r == UNKNOWN}
+    return frozenset(owned or {NOT_OWNED})
 
 
 def _element_read(value: ast.expr) -> bool:
@@ -173,12 +192,12 @@ def _element_read(value: ast.expr) -> bool:
     return not any(isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (None, Ellipsis)) for n in ast.walk(value.slice))
 
 
-def _root(shared: frozenset[str], state: State) -> str:
-    """The owned array a new view shares memory with (through views of views)."""
-    if len(shared) != 1 or UNKNOWN in shared:
-        return UNKNOWN
-    (name,) = shared
-    return state.base_of(name) or name
+def _root(shared: frozenset[str], state: State) -> frozenset[str]:
+    """The arrays a new view shares memory with (through views of views)."""
+    roots: set[str] = set()
+    for name in shared:
+        roots |= state.base_of(name) or {name}
+    return frozenset(roots)
 
 
 def _first_argument(value: ast.expr) -> ast.expr | None:

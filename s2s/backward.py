@@ -54,10 +54,11 @@ class BackwardEmitter:
     def var_of(self, bar: str) -> str:
         return next(v for v, b in self.rev.bars.items() if b == bar)
 
-    def zero(self, var: str) -> ast.stmt:
+    def zero(self, var: str, exists: bool = False) -> ast.stmt:
         """``var_bar = zeros_like(var)`` (``0.0`` for a number); ``None`` for a
-        value that may not exist at this point of the backward sweep."""
-        if var in self.rev.conditional:
+        value that may not exist at this point of the backward sweep (unless
+        the caller knows it ``exists``: it is being read)."""
+        if var in self.rev.conditional and not exists:
             bar = self.bar(var)
             self.initialized.add(bar)
             self.maybe.add(bar)
@@ -97,17 +98,24 @@ class BackwardEmitter:
         return bar, value  # type: ignore[return-value]
 
     def own(self, var: str) -> list[ast.stmt]:
-        """Make ``var_bar`` an array (or list) this function may update in place."""
+        """Make ``var_bar`` an array (or list) this function may update in
+        place; ``var`` exists here (its element is being read or written)."""
         bar = self.bar(var)
         if bar not in self.initialized:
-            return [self.zero(var)]
+            return [self.zero(var, exists=True)]
         if bar in self.owned:
             return []
         graph = self.ctx.graph()
+        current, leaf = graph.var(bar, None), graph.var(var, self.ctx.shapes(var))
         if self.ctx.shapes.is_list(var):
-            value = graph.call("builtins.list", graph.var(bar, None))
+            value = graph.call("builtins.list", current)
+            zero = graph.call("rt.zeros_like_list", leaf)
         else:
-            value = graph.call("rt.owned_like", graph.var(bar, None), graph.var(var, self.ctx.shapes(var)))
+            value = graph.call("rt.owned_like", current, leaf)
+            zero = graph.call("rt.zeros_like", leaf)
+        if bar in self.maybe:  # None where no cotangent reached it yet
+            value = graph.op("ifexp", (graph.op("is_", (current, graph.const(None))), zero, value))  # type: ignore[arg-type]
+            self.maybe.discard(bar)
         self.owned.add(bar)
         return [ast.Assign([store(bar)], self.ctx.printer.expr(value, {}))]
 
@@ -252,12 +260,25 @@ class BackwardEmitter:
             contribution = fit(graph, region, value_leaf)
             if step.value_shape and contribution.op == "rt.unbroadcast":  # the value's shape was recorded, not the value
                 contribution = graph.call("rt.sum_to_shape", region, graph.var(step.value_shape, None))
+            if step.value == step.array:  # `y[1:] = y`: the region's adjoint goes to all of y as it was
+                return self.self_update_adjoint(step, bar, index, graph.call("rt.frozen", contribution))
             if self.bar(step.value) not in self.initialized:
                 contribution = graph.call("rt.frozen", contribution)  # not a view of what is zeroed next
             out += schedule([self.accumulate(graph, step.value, contribution)], self.ctx.printer, self.ctx.temp).statements
         out += self.own(step.array)
         out.append(ast.Assign([ast.Subscript(name(bar), _copy(index), ast.Store())], ast.Constant(0.0)))
         self.initialized.add(bar)  # the array lives on, its other elements' adjoints too
+        return out
+
+    def self_update_adjoint(self, step: Update, bar: str, index: ast.expr, contribution: Node) -> list[ast.stmt]:
+        """The adjoint of ``y[index] = y``: the region's adjoint is taken
+        (a copy) before the region is zeroed, then added to all of ``y``."""
+        taken = self.ctx.temp()
+        out: list[ast.stmt] = schedule([(taken, contribution)], self.ctx.printer, self.ctx.temp).statements
+        out += self.own(step.array)
+        out.append(ast.Assign([ast.Subscript(name(bar), _copy(index), ast.Store())], ast.Constant(0.0)))
+        graph = self.ctx.graph()
+        out += schedule([self.accumulate(graph, step.value, graph.var(taken, self.ctx.shapes(step.value)))], self.ctx.printer, self.ctx.temp).statements
         return out
 
     def step_Call(self, step: Call) -> list[ast.stmt]:
@@ -377,6 +398,9 @@ class BackwardEmitter:
                 body.append(self.zero(self.var_of(bar)))
         self.initialized = (self.initialized - local) | persistent | outer
         self.owned -= local - persistent
+        # the loop may run no iteration: what held on entry may hold after it
+        self.maybe |= state[2] & self.initialized
+        self.owned &= state[1]
         if step.index is not None:
             iterations: ast.expr = name(step.iterations)  # type: ignore[arg-type]
             if step.count is not None:

@@ -513,15 +513,16 @@ class ReverseEmitter:
 
         An array made anew in the same loop body before the update
         (``lap = np.zeros(n)`` then ``lap[1:] = ...``) is another array in
-        each iteration: only readers between that and the update read what
-        the update overwrites."""
+        each iteration: only readers from that one (``y = np.exp(x)``
+        reads its result ``y``) up to the update read what the update
+        overwrites."""
         made = [s.position for s in self.readers if s.target == update.array and s.loops == update.loops and s.position < update.position]
         latest = max(made, default=None)
         for reader in self.readers:
             if update.array not in _value_reads(reader):
                 continue
             if latest is not None:
-                if latest < reader.position < update.position:
+                if latest <= reader.position < update.position:
                     return True
             elif reader.position < update.position or set(reader.loops) & set(update.loops):
                 return True

@@ -1104,6 +1104,105 @@ def calls_inplace_callee(v):
 def float_and_abs_builtins(x):
     return float(np.sum(x ** 2)) * abs(x) + len(x)
 
+
+def negated(p):
+    return -p
+
+
+def same_array(p):
+    return p
+
+
+def callee_result_then_update(a):
+    h = negated(a[0])
+    y = a.copy()
+    y[0] = h
+    return negated(h) * y
+
+
+def element_of_branch_result(a):
+    if np.sum(a) > 0.0:
+        b = a[::2] * 2.0
+    else:
+        b = np.maximum(np.sum(a[-1]), a[::2])
+    return np.sum(np.sin(b[-1]), axis=-1, keepdims=True)
+
+
+def element_of_other_branch(a):
+    return element_of_branch_result(-a - 1.5)
+
+
+def callee_view_then_update(a):
+    y = a.copy()
+    h = same_array(y)
+    y[0] = 3.0 * a[1]
+    return h * a
+
+
+def negative_constant_base(a):
+    return a * (1.0 + (-1.5) ** 2) ** np.sin(a) + (-2) ** 2 * a
+
+
+def callee_of_broadcast_constant(a):
+    h = negated(np.broadcast_to(-1.5, (2, 3)))
+    y = a.copy()
+    y[:, 0] -= h[0, 0] * a[:, 1]
+    return y * h
+
+
+def second_of_pair(p, q):
+    return -2.0 * q[1]
+
+
+def constant_callee_result_carried_by_loop(a):
+    s = second_of_pair(a, np.array([0.5, 0.25]))
+    for i in range(3):
+        s = (1.0 + s ** 2) ** np.sin(a[i])
+    return s
+
+
+def reversed_in_place(a):
+    y = a * np.arange(1.0, 4.0)
+    y[::-1] = y
+    return y * np.sin(y)
+
+
+def rows_from_itself(m):
+    y = np.exp(m)
+    y[1:2] = y[0]
+    y[:, ::-1] = y
+    y[0:1] = y[0:1] * y[2]
+    return y
+
+
+def update_of_exp_result(m):
+    y = np.exp(m)
+    y[0] = y[0] * 2.0
+    return y
+
+
+def copy_before_update_of_tanh(m):
+    y = np.tanh(m)
+    t = np.copy(y)
+    y[1:] = 5.0
+    return y + t * y[0]
+
+
+def zero_trip_loop_after_branch(a, n):
+    if np.sum(a) > 0.0:
+        b = np.sin(a[0])
+    else:
+        b = np.cos(a[1])
+    t = 0.0
+    for i in range(n):
+        t = t + b * a[i]
+    for i in range(1):
+        b = a[i] * 2.0
+    return b + t
+
+
+def two_trip_loop_after_branch(a):
+    return zero_trip_loop_after_branch(a, 2)
 '''
 
 
@@ -1339,6 +1438,18 @@ CASES = [
     ("distinct_index_update", (V4,), "x"),
     ("calls_inplace_callee", (np.array([1.3, -0.4, 0.8]),), "v"),
     ("float_and_abs_builtins", (V3,), "x"),
+    ("callee_result_then_update", (V3,), "a"),
+    ("element_of_branch_result", (M34,), "a"),
+    ("element_of_other_branch", (M34,), "a"),
+    ("negative_constant_base", (V3,), "a"),
+    ("callee_of_broadcast_constant", (B32.T,), "a"),
+    ("constant_callee_result_carried_by_loop", (V3,), "a"),
+    ("reversed_in_place", (V3,), "a"),
+    ("rows_from_itself", (B33,), "m"),
+    ("update_of_exp_result", (V3,), "m"),
+    ("copy_before_update_of_tanh", (B33,), "m"),
+    ("zero_trip_loop_after_branch", (V3, 0), "a"),
+    ("two_trip_loop_after_branch", (-V3,), "a"),
 ]
 
 
@@ -1355,6 +1466,8 @@ REFUSED = [
     # numpy keeps one of the writes to a repeated element; the adjoint cannot
     # tell which (forward mode follows numpy, and is right)
     ("repeated_index_update", (V4,), "x", ("reverse",), "names an element more than once"),
+    # a user function may return its argument itself, which the update changes
+    ("callee_view_then_update", (V3,), "a", ("forward", "reverse"), "`h` may be a view of an array that was updated in place"),
 ]
 
 
