@@ -42,13 +42,18 @@ class CheckReport:
     function: str
     arguments: list[ArgumentReport]
     tolerance: float
+    # per mode: how far the value the derivative code returns is from the primal's
+    value_errors: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return all(a.worst <= self.tolerance for a in self.arguments)
+        values_ok = all(e <= self.tolerance for e in self.value_errors.values())
+        return values_ok and all(a.worst <= self.tolerance for a in self.arguments)
 
     def __str__(self) -> str:
         lines = [f"s2s.check({self.function}): {'ok' if self.ok else 'MISMATCH'} (tolerance {self.tolerance:.1e})"]
+        if self.value_errors:
+            lines.append("  value: " + ", ".join(f"{k} {v:.1e}" for k, v in self.value_errors.items()))
         for a in self.arguments:
             errs = ", ".join(f"{k} {v:.1e}" for k, v in a.errors.items())
             lines.append(f"  {a.name} {a.shape}: {errs}")
@@ -111,6 +116,16 @@ def relative_error(a: Any, b: Any) -> float:
     return float(np.nanmax(np.where(np.isnan(diff), np.inf, diff))) / scale
 
 
+def _value_error(found: Any, expected: Any) -> float:
+    """How far a derivative's returned value is from the primal's (per
+    output when there are several), relative as in ``relative_error``."""
+    if isinstance(expected, tuple):
+        if not isinstance(found, tuple) or len(found) != len(expected):
+            return math.inf
+        return max((relative_error(f, e) for f, e in zip(found, expected)), default=0.0)
+    return relative_error(found, expected)
+
+
 def check(
     f: Callable,
     *args: Any,
@@ -124,7 +139,8 @@ def check(
 
     Each mode in ``modes`` is checked against a central finite difference,
     the modes against each other, and forward against reverse by the
-    dot-product test. Returns a ``CheckReport``; raises
+    dot-product test; the value each mode returns beside its derivative
+    must be the primal's. Returns a ``CheckReport``; raises
     ``DerivativeMismatch`` when ``raises`` and an error exceeds ``tolerance``.
 
     >>> import numpy as np
@@ -135,7 +151,10 @@ def check(
     """
     primal = f.__wrapped__ if isinstance(f, Differentiated) else f
     names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
-    derived = {m: differentiate(primal, wrt=names, mode=m).derivative(*args) for m in modes}
+    both = {m: differentiate(primal, wrt=names, mode=m).value_and_derivative(*args) for m in modes}
+    derived = {m: d for m, (_, d) in both.items()}
+    value = primal(*args)
+    value_errors = {m: _value_error(v, value) for m, (v, _) in both.items()}
     params = list(differentiate(primal, wrt=names).params)
     reports = []
     for k, name in enumerate(names):
@@ -152,7 +171,7 @@ def check(
         if "forward" in values and "reverse" in values:
             report.errors["dot product"] = dot_product_error(values["forward"], values["reverse"], report.shape) * 1e3
         reports.append(report)
-    result = CheckReport(getattr(primal, "__qualname__", str(primal)), reports, tolerance)
+    result = CheckReport(getattr(primal, "__qualname__", str(primal)), reports, tolerance, value_errors)
     if raises and not result.ok:
         raise DerivativeMismatch(str(result))
     return result
