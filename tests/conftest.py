@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import contextlib
 import os
 import shutil
+import signal
 import sys
+import threading
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -35,6 +39,27 @@ def write_module(directory: Path, source: str, name: str):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, error: Callable[[str], BaseException]):
+    """Raise ``error(message)`` in the block when it runs longer than
+    ``seconds`` (a hang), where the alarm signal is available: on the main
+    thread of a Unix process."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise error(f"no answer after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def pytest_configure(config):
