@@ -103,7 +103,7 @@ class BackwardEmitter:
         bar = self.bar(var)
         if bar not in self.initialized:
             return [self.zero(var, exists=True)]
-        if bar in self.owned:
+        if bar in self.owned and bar not in self.maybe:
             return []
         graph = self.ctx.graph()
         current, leaf = graph.var(bar, None), graph.var(var, self.ctx.shapes(var))
@@ -125,14 +125,15 @@ class BackwardEmitter:
         on the other path."""
         if seed not in self.maybe:
             return produce()
-        before = set(self.initialized)
+        before, owned_before = set(self.initialized), set(self.owned)
         maybe_before = self.maybe - {seed}
         self.maybe.discard(seed)
         body = produce()
         newly = self.initialized - before
         orelse: list[ast.stmt] = [ast.Assign([store(b)], ast.Constant(None)) for b in sorted(newly)]
-        self.maybe = maybe_before | newly
-        self.owned -= newly
+        # on the other path the seed is still None, and what was first given a value inside is too
+        self.maybe = maybe_before | newly | ({seed} & self.initialized)
+        self.owned &= owned_before  # made an array of its own inside: not on the other path
         test = ast.Compare(name(seed), [ast.IsNot()], [ast.Constant(None)])
         return [ast.If(test, body or [ast.Pass()], orelse)]
 

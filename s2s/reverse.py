@@ -202,11 +202,15 @@ class ReverseEmitter:
         return self.assignment(stmt, value, targets[0], origin)
 
     def inactive(self, value: ast.expr, targets: list[str], single: bool) -> list[ast.stmt]:
-        shape = build(self.ctx.graph(), value, self.ctx.shapes).shape if single else None
+        root = build(self.ctx.graph(), value, self.ctx.shapes) if single else None
         versions = [self.version(t) for t in targets]
         for v in versions:
-            self.ctx.shapes.assign(v, shape)
-        return [self.ctx.respell(ast.Assign([tuple_target(versions)], value))]  # type: ignore[list-item]
+            self.ctx.shapes.assign(v, root.shape if root is not None else None)
+        statement = self.ctx.respell(ast.Assign([tuple_target(versions)], value))
+        if root is not None and _shares_memory_with(root) & self.updated and targets[0] not in self.checked_views:
+            # an adjoint may read it (``y[1:] *= a`` reads y[1:] for a's adjoint): keep its values now
+            statement.value = ast.Call(self.ctx.printer.function_ref("rt.frozen"), [statement.value], [])  # type: ignore[attr-defined]
+        return [statement]  # type: ignore[list-item]
 
     def assignment(self, stmt: ast.Assign, value: ast.expr, target: str, origin) -> list[ast.stmt]:
         graph = self.ctx.graph()

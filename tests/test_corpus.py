@@ -1203,6 +1203,34 @@ def zero_trip_loop_after_branch(a, n):
 
 def two_trip_loop_after_branch(a):
     return zero_trip_loop_after_branch(a, 2)
+
+
+def branch_read_after_guarded_update(a, b):
+    if np.sum(b) > 0.0:
+        c = np.log(1.0 + a[0] ** 2)
+    else:
+        c = b[1] * 2.0
+    s = np.sqrt(1.0 + a[-1] ** 2)
+    for i in range(1):
+        s = np.exp(-(c ** 2))
+        a = s + b
+    return a * s
+
+
+def updates_after_an_unused_read(a, c):
+    y = np.tanh(np.cos(a))
+    y[1:] += c
+    y[1:] -= y[::2]
+    s = np.sum(y ** 2)
+    for i in range(2):
+        s = c * a[i]
+    return s
+
+
+def scaled_tail_of_a_constant_array(a, c):
+    y = np.tanh(np.broadcast_to(c, (3,)))
+    y[1:] *= a[-1]
+    return -y[-1] * y
 '''
 
 
@@ -1450,6 +1478,9 @@ CASES = [
     ("copy_before_update_of_tanh", (B33,), "m"),
     ("zero_trip_loop_after_branch", (V3, 0), "a"),
     ("two_trip_loop_after_branch", (-V3,), "a"),
+    ("branch_read_after_guarded_update", (V3, W3), ("a", "b")),
+    ("updates_after_an_unused_read", (V3, 0.7), ("a", "c")),
+    ("scaled_tail_of_a_constant_array", (V3, -1.5), "a"),
 ]
 
 

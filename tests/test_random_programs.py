@@ -615,21 +615,45 @@ def nudged(args: list, seed: int = 0) -> list:
     return [a + 1e-4 * (rng.standard_normal(np.shape(a)) if np.ndim(a) else float(rng.standard_normal())) for a in args]
 
 
+def stepped(case: Case) -> list[list]:
+    """The arguments as the finite differences of ``check`` move them: each
+    element of each ``wrt`` argument, one at a time, up and down by its step."""
+    eps = np.finfo(float).eps ** (1 / 3)
+    points = []
+    for name in case.wrt:
+        k = case.names.index(name)
+        x = np.asarray(case.args[k], dtype=float)
+        for j in range(x.size):
+            for sign in (1.0, -1.0):
+                moved = x.copy()
+                moved.flat[j] += sign * eps * max(1.0, abs(float(x.flat[j])))
+                args = list(case.args)
+                args[k] = moved if np.ndim(case.args[k]) else float(moved)
+                points.append(args)
+    return points
+
+
 def away_from_kinks(case: Case) -> bool:
     """Whether the inputs are safely inside a smooth piece of the program:
     values finite and moderate, and every kink or branch condition more than
     KINK_GAP from its switch point. A tie that holds identically (the two
-    sides equal at the inputs and at nudged inputs too, like ``np.maximum(x[0],
-    x)`` at ``x[0]``) is no kink: the two sides have the same derivative."""
-    here, near = probe(case, case.args), probe(case, nudged(case.args))
+    sides equal at the inputs, at nudged inputs and at every point the
+    finite differences evaluate, like ``np.maximum(x[0], x)`` at ``x[0]``)
+    is no kink: the two sides have the same derivative. One that rounding
+    breaks at some of those points is."""
+    here = probe(case, case.args)
     if not (here.finite and here.magnitude < MAX_MAGNITUDE):
         return False
-    if [site for site, _ in here.events] != [site for site, _ in near.events]:
-        return False  # the nudge changed the control flow
-    for (_, d), (_, d_near) in zip(here.events, near.events):
-        close = d < KINK_GAP
-        if np.any(close & ((d != 0) | (d_near != 0))):
-            return False
+    close = [d < KINK_GAP for _, d in here.events]
+    if not any(np.any(c) for c in close):
+        return True
+    for args in [nudged(case.args)] + stepped(case):
+        near = probe(case, args)
+        if [site for site, _ in here.events] != [site for site, _ in near.events]:
+            return False  # the move changed the control flow
+        for (_, d), (_, d_near), c in zip(here.events, near.events, close):
+            if np.any(c & ((d != 0) | (d_near != 0))):
+                return False
     return True
 
 
