@@ -386,10 +386,18 @@ class BackwardEmitter:
         canonical = {self.bar(n) for n in step.canonical}
         state = self.state()
         body = self.loop_body(step)
-        handed_none = (persistent & canonical) - self.initialized
-        if handed_none - state[2]:  # later iterations start from None: write the body for it
+        entry_maybe, entry_owned = set(state[2]), set(state[1])
+        while True:  # later iterations start where earlier ones end (None, or not owned): write the body for it
+            handed_none = (persistent & canonical) - self.initialized
+            maybe = (handed_none | ((outer | persistent) & self.maybe)) - entry_maybe
+            shared = (entry_owned - self.owned) & (outer | persistent)
+            if not maybe and not shared:
+                break
+            entry_maybe |= maybe
+            entry_owned -= shared
             self.restore(state)
-            self.maybe |= handed_none
+            self.maybe |= entry_maybe
+            self.owned &= entry_owned
             body = self.loop_body(step)
         for bar in sorted((outer | persistent) - self.initialized):  # each iteration hands them on
             if bar in handed_none:
@@ -400,8 +408,8 @@ class BackwardEmitter:
         self.initialized = (self.initialized - local) | persistent | outer
         self.owned -= local - persistent
         # the loop may run no iteration: what held on entry may hold after it
-        self.maybe |= state[2] & self.initialized
-        self.owned &= state[1]
+        self.maybe |= entry_maybe & self.initialized
+        self.owned &= entry_owned
         if step.index is not None:
             iterations: ast.expr = name(step.iterations)  # type: ignore[arg-type]
             if step.count is not None:

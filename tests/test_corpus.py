@@ -1231,6 +1231,14 @@ def scaled_tail_of_a_constant_array(a, c):
     y = np.tanh(np.broadcast_to(c, (3,)))
     y[1:] *= a[-1]
     return -y[-1] * y
+
+
+def carried_adjoint_that_becomes_none(a, v):
+    s = np.sin(a)
+    for i in range(3):
+        s = np.where(s > a, a * 2.0, np.cos(v))
+        a = np.where(a > v, v, v * 0.5)
+    return s
 '''
 
 
@@ -1481,6 +1489,7 @@ CASES = [
     ("branch_read_after_guarded_update", (V3, W3), ("a", "b")),
     ("updates_after_an_unused_read", (V3, 0.7), ("a", "c")),
     ("scaled_tail_of_a_constant_array", (V3, -1.5), "a"),
+    ("carried_adjoint_that_becomes_none", (-V3, np.array([-0.5, -0.2, 0.1])), ("a", "v")),
 ]
 
 
