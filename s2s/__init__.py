@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 from .api import Differentiated, differentiate  # noqa: E402
 from .check import CheckReport, DerivativeMismatch, check  # noqa: E402
 from .errors import S2SError, S2SWarning  # noqa: E402
+from .verbs import grad, jacobian, jvp, value_and_grad, vjp  # noqa: E402
 
 __all__ = [
     "CheckReport",
@@ -27,5 +28,10 @@ __all__ = [
     "S2SWarning",
     "check",
     "differentiate",
+    "grad",
+    "jacobian",
+    "jvp",
+    "value_and_grad",
+    "vjp",
     "__version__",
 ]

@@ -1,7 +1,8 @@
 """The public API: ``differentiate`` and the object it returns.
 
 ``differentiate(f, wrt=...)`` returns a ``Differentiated`` that calls ``f``
-unchanged and adds ``derivative``, ``value_and_derivative`` and ``source``.
+unchanged and adds ``derivative``, ``value_and_derivative``, ``grad``,
+``jvp``, ``vjp`` and ``source``.
 Derivative code is generated once per mode, on first use, and reused; each
 call only binds arguments, looks up a plan for the argument shapes and runs
 generated code.
@@ -59,9 +60,12 @@ def _loaded(source: str, info: ModuleInfo, code: str, filename: str, owners: dic
 class Differentiated:
     """A function together with its derivative w.r.t. some of its parameters.
 
-    Calling it calls the original function. ``derivative(*args)`` returns
-    the derivative of the output w.r.t. the ``wrt`` parameters (a tuple when
-    there are several), ``value_and_derivative(*args)`` both at once, and
+    Calling it calls the original function. ``derivative(*args)`` (also
+    ``jacobian``) returns the derivative of the output w.r.t. the ``wrt``
+    parameters (a tuple when there are several; one result per output when
+    the function returns a tuple), ``value_and_derivative(*args)`` both at
+    once, ``grad(*args)`` the gradient of a scalar output, ``jvp`` and
+    ``vjp`` the products of the Jacobian with a tangent or a cotangent, and
     ``source()`` the generated code.
     """
 
@@ -126,6 +130,108 @@ class Differentiated:
         except Exception as exc:
             self._annotate(exc)
             raise
+
+    def jacobian(self, *args: Any, **kwargs: Any) -> Any:
+        """The Jacobian w.r.t. ``wrt`` (shape ``S + A``): ``derivative``."""
+        return self.derivative(*args, **kwargs)
+
+    def grad(self, *args: Any, **kwargs: Any) -> Any:
+        """The gradient of a scalar output w.r.t. ``wrt``, each of the shape
+        of its argument; an ``S2SError`` for any other output."""
+        return self.value_and_grad(*args, **kwargs)[1]
+
+    def value_and_grad(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        """``(f(*args), grad(*args))``, computed together."""
+        values = args if not kwargs and len(args) == self._nparams else self._bind(*args, **kwargs)
+        plan = self._plans.get(self._key(values)) or self._plan(values)
+        try:
+            if isinstance(plan, _ForwardPlan):  # forced, or one input element: cheap either way
+                out, gradient = plan.value_and_derivative(values)
+                self._require_scalar(out, plan)
+                return out, gradient
+            reverse = plan if isinstance(plan, _ReversePlan) else self._reverse_plan(values)
+            out, saved = reverse.sweep(*values)
+            self._require_scalar(out, reverse)  # before any backward sweep
+            return out, reverse.finish(out, saved)
+        except Exception as exc:
+            self._annotate(exc)
+            raise
+
+    def jvp(self, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+        """``(f(*primals), J @ tangents)``: the output and its tangent, for a
+        tangent of each ``wrt`` argument (in ``wrt`` order, shaped like it).
+        One forward pass, whatever the sizes."""
+        values = self._bind(*primals)
+        given = self._directions("tangents", tangents, [values[self.params.index(w)] for w in self.wrt])
+        plan = self._fixed_plan(values, "forward")
+        ordered = [given[self.wrt.index(name)] for name in self._wrt_in_order]
+        try:
+            outs, dots = plan.push(values, ordered)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self._annotate(exc)
+            raise
+        plan.check_output(outs if plan.several_outputs else outs[0])
+        if plan.several_outputs:
+            return outs, tuple(map(_scalar_if_0d, dots))
+        return outs[0], _scalar_if_0d(dots[0])
+
+    def vjp(self, primals: Sequence[Any], cotangent: Any) -> tuple[Any, Any]:
+        """``(f(*primals), cotangent @ J)``: the output and, for a cotangent
+        shaped like it (a tuple for several outputs), the product with the
+        Jacobian for each ``wrt`` argument (a tuple for several, in ``wrt``
+        order). One forward and one backward sweep, whatever the sizes."""
+        values = self._bind(*primals)
+        plan = self._fixed_plan(values, "reverse")
+        try:
+            out, saved = plan.sweep(*values)  # type: ignore[attr-defined]
+            plan.check_output(out)
+            outs = plan.outputs(out)
+            given = cotangent if plan.several_outputs else (cotangent,)
+            cotangents = self._directions("cotangent", given, list(outs))
+            bars = plan.pull(saved, cotangents)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self._annotate(exc)
+            raise
+        return out, plan.arrange([_scalar_if_0d(b) for b in bars])
+
+    def _fixed_plan(self, values: tuple, mode: str) -> "_Plan":
+        """The plan of a given mode for these argument shapes (for ``jvp``,
+        ``vjp`` and ``grad``, whatever the decorator's mode)."""
+        key = (mode, self._key(values))
+        plan = self._plans.get(key)
+        if plan is None:
+            shapes = [_check_wrt_value(self, name, values[i]) for name, i in zip(self._wrt_in_order, self._wrt_index)]
+            plan = self._plans[key] = _ForwardPlan(self, shapes) if mode == "forward" else _ReversePlan(self, shapes)
+        return plan
+
+    def _reverse_plan(self, values: tuple) -> "_ReversePlan":
+        return self._fixed_plan(values, "reverse")  # type: ignore[return-value]
+
+    def _directions(self, what: str, given: Sequence[Any], like: list[Any]) -> list[Any]:
+        """Tangents or cotangents as the generated code takes them: one per
+        value they go with, each of its shape, as floats."""
+        fn = self.__wrapped__
+        if isinstance(given, (str, bytes)) or not isinstance(given, Sequence) or len(given) != len(like):
+            count = f"{len(like)} value{'s' if len(like) != 1 else ''}"
+            raise S2SError(f"{fn.__qualname__}: {what} must be a sequence of {count}, one per {'wrt argument' if what == 'tangents' else 'output'}; got {given!r:.60}", **_where(fn))
+        out = []
+        for direction, value in zip(given, like):
+            if np.shape(direction) != np.shape(value):
+                raise S2SError(f"{fn.__qualname__}: a {what[:-1] if what.endswith('s') else what} of shape {np.shape(direction)} for a value of shape {np.shape(value)}", **_where(fn), hint="give each direction the shape of its value")
+            dtype = _float_dtype(value)
+            out.append(np.asarray(direction, dtype=dtype) if type(value) is np.ndarray else dtype.type(direction))
+        return out
+
+    def _require_scalar(self, out: Any, plan: "_Plan") -> None:
+        if not plan.several_outputs and np.ndim(out) == 0:
+            return
+        fn = self.__wrapped__
+        what = f"a tuple of {len(out)} outputs" if plan.several_outputs else f"an array of shape {np.shape(out)}"
+        raise S2SError(
+            f"grad needs a function with one scalar output; {fn.__qualname__} returns {what}",
+            **_where(fn),
+            hint="use jacobian() (or derivative()) for the whole Jacobian, vjp() for its product with a cotangent, or reduce the output to a number (e.g. np.sum)",
+        )
 
     def _annotate(self, exc: BaseException) -> None:
         """Point an exception raised in generated code back at the user's
@@ -237,6 +343,7 @@ class _Plan:
     """How to compute the derivative for one combination of argument shapes."""
 
     mode = "auto"
+    several_outputs: int | None = None  # the number of outputs of a function returning a tuple
 
     def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]]) -> None:
         self.owner = owner
@@ -250,8 +357,12 @@ class _Plan:
     def check_output(self, out: Any) -> None:
         """On the first call: is the output something with a derivative?"""
         if not self.output_checked:
-            _check_output(self.owner, out)
+            for one in self.outputs(out):
+                _check_output(self.owner, one)
             self.output_checked = True
+
+    def outputs(self, out: Any) -> tuple:
+        return out if self.several_outputs else (out,)
 
     def derivative(self, values: tuple) -> Any:
         return self.value_and_derivative(values)[1]
@@ -262,6 +373,13 @@ class _Plan:
             return results[0]
         return tuple(results[i] for i in self.owner._user_order)
 
+    def arrange_outputs(self, per_output: list[list[Any]]) -> Any:
+        """``per_output[j][n]``, the derivative of output ``j`` w.r.t. the
+        ``n``-th differentiated parameter -> one result per output (a tuple
+        when the function returns several), each arranged by ``wrt``."""
+        arranged = [self.arrange(results) for results in per_output]
+        return tuple(arranged) if self.several_outputs else arranged[0]
+
 
 class _ForwardPlan(_Plan):
     """One tangent pass per input direction (one pass for a scalar ``wrt``)."""
@@ -270,8 +388,10 @@ class _ForwardPlan(_Plan):
 
     def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]], plain_seed: Any = None) -> None:
         super().__init__(owner, wrt_shapes)
-        self.jvp = owner._load("forward").entry("jvp")
-        if wrt_shapes == [()] and plain_seed is not None:  # one float in: one tangent pass seeded with 1
+        loaded = owner._load("forward")
+        self.jvp = loaded.entry("jvp")
+        self.several_outputs = loaded.info.outputs if loaded.info.tuple_output else None
+        if wrt_shapes == [()] and plain_seed is not None and not self.several_outputs:  # one float in: one tangent pass seeded with 1
             self.seed = _unit(plain_seed)
             self.derivative = self.first_derivative  # type: ignore[method-assign]
 
@@ -282,21 +402,30 @@ class _ForwardPlan(_Plan):
         self.derivative = lambda values: _scalar_if_0d(jvp(*values, seed)[1])  # type: ignore[method-assign]
         return _scalar_if_0d(out_dot)
 
+    def push(self, values: tuple, tangents: list[Any]) -> tuple[tuple, tuple]:
+        """The outputs and their tangents, as tuples, for these tangents of
+        the differentiated arguments (in parameter order)."""
+        result = self.jvp(*values, *tangents)
+        m = self.several_outputs
+        return (tuple(result[:m]), tuple(result[m:])) if m else ((result[0],), (result[1],))
+
     def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
-        jvp = self.jvp
         zeros = [_zero_tangent(values[i]) for i in self.index]
-        results = []
-        out = None
+        outs: tuple = ()
+        per_wrt = []
         for n, (i, shape) in enumerate(zip(self.index, self.wrt_shapes)):
             columns = []
             for seed in _basis(values[i], shape):
                 tangents = list(zeros)
                 tangents[n] = seed
-                out, out_dot = jvp(*values, *tangents)
-                columns.append(out_dot)
-            results.append(_assemble_columns(columns, np.shape(out), shape))
+                outs, dots = self.push(values, tangents)
+                columns.append(dots)
+            if not columns:  # an empty argument: no direction, the outputs still count
+                outs = self.push(values, zeros)[0]
+            per_wrt.append([_assemble_columns([c[j] for c in columns], np.shape(o), shape) for j, o in enumerate(outs)])
+        out = outs if self.several_outputs else outs[0]
         self.check_output(out)
-        return out, self.arrange(results)
+        return out, self.arrange_outputs([[r[j] for r in per_wrt] for j in range(len(outs))])
 
 
 class _ReversePlan(_Plan):
@@ -308,11 +437,23 @@ class _ReversePlan(_Plan):
     def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]]) -> None:
         super().__init__(owner, wrt_shapes)
         loaded = owner._load("reverse")
-        if loaded.info.tuple_output:
-            raise S2SError("derivatives of functions returning several outputs are not supported yet", hint="return one array")
-        self.sweep = loaded.entry("forward")
+        self.several_outputs = loaded.info.outputs if loaded.info.tuple_output else None
+        self.sweep_entry = loaded.entry("forward")
         self.backward = loaded.entry("backward")
         self.several = len(self.index) > 1
+
+    def sweep(self, *values: Any) -> tuple[Any, Any]:
+        """The forward sweep: the output (a tuple for several) and what the
+        backward sweep needs."""
+        result = self.sweep_entry(*values)
+        m = self.several_outputs
+        return (tuple(result[:m]), result[m]) if m else result
+
+    def pull(self, saved: Any, cotangents: list[Any]) -> list[Any]:
+        """The adjoints of the differentiated arguments (in parameter order)
+        for a cotangent of each output."""
+        bars = self.backward(saved, *cotangents)
+        return list(bars) if self.several else [bars]
 
     def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
         out, saved = self.sweep(*values)
@@ -320,15 +461,22 @@ class _ReversePlan(_Plan):
 
     def finish(self, out: Any, saved: Any) -> Any:
         self.check_output(out)
-        if type(out) is not np.ndarray or out.ndim == 0:
-            bars = self.backward(saved, _unit(out))
-            return self.arrange(list(map(_scalar_if_0d, bars))) if self.several else _scalar_if_0d(bars)
-        rows: list[list[Any]] = [[] for _ in self.index]
-        for cotangent in _basis(out, out.shape):
-            bars = self.backward(saved, cotangent)
-            for row, bar in zip(rows, bars if self.several else (bars,)):
-                row.append(bar)
-        return self.arrange([_assemble_rows(row, out.shape, shape) for row, shape in zip(rows, self.wrt_shapes)])
+        outs = self.outputs(out)
+        zeros = [_zero_tangent(o) for o in outs]
+        per_output = []
+        for j, o in enumerate(outs):
+            cotangents = list(zeros)
+            if type(o) is not np.ndarray or o.ndim == 0:
+                cotangents[j] = _unit(o)
+                per_output.append(list(map(_scalar_if_0d, self.pull(saved, cotangents))))
+                continue
+            rows: list[list[Any]] = [[] for _ in self.index]
+            for cotangent in _basis(o, o.shape):
+                cotangents[j] = cotangent
+                for row, bar in zip(rows, self.pull(saved, cotangents)):
+                    row.append(bar)
+            per_output.append([_assemble_rows(row, o.shape, shape) for row, shape in zip(rows, self.wrt_shapes)])
+        return self.arrange_outputs(per_output)
 
 
 class _AutoPlan(_Plan):
@@ -358,7 +506,7 @@ class _AutoPlan(_Plan):
             return plan.value_and_derivative(values)
         reverse = _ReversePlan(self.owner, self.wrt_shapes)
         out, saved = reverse.sweep(*values)
-        self.owner._output_sizes[tuple(map(_shape_key, values))] = int(np.size(out))
+        self.owner._output_sizes[tuple(map(_shape_key, values))] = sum(int(np.size(o)) for o in reverse.outputs(out))
         plan = self.choose(values)
         if plan is not reverse and isinstance(plan, _ForwardPlan):
             return plan.value_and_derivative(values)
@@ -403,6 +551,8 @@ def _float_dtype(x: Any) -> np.dtype:
 
 def _assemble_columns(columns: list[Any], out_shape: tuple[int, ...], wrt_shape: tuple[int, ...]) -> Any:
     """Tangents for each input direction -> Jacobian of shape out + wrt."""
+    if not columns:
+        return np.zeros(out_shape + wrt_shape)
     if not wrt_shape:
         return _scalar_if_0d(columns[0])
     stacked = np.stack(columns, axis=-1)
@@ -411,6 +561,8 @@ def _assemble_columns(columns: list[Any], out_shape: tuple[int, ...], wrt_shape:
 
 def _assemble_rows(rows: list[Any], out_shape: tuple[int, ...], wrt_shape: tuple[int, ...]) -> Any:
     """Adjoints for each output direction -> Jacobian of shape out + wrt."""
+    if not rows:
+        return np.zeros(out_shape + wrt_shape)
     if not out_shape:
         return _scalar_if_0d(rows[0])
     stacked = np.stack(rows, axis=0)

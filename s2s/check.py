@@ -126,6 +126,13 @@ def _value_error(found: Any, expected: Any) -> float:
     return relative_error(found, expected)
 
 
+def _part(derivative: Any, output: int | None, k: int, n_wrt: int) -> Any:
+    """The derivative of one output (``None``: the only one) w.r.t. the
+    ``k``-th of ``n_wrt`` arguments."""
+    of_output = derivative if output is None else derivative[output]
+    return of_output if n_wrt == 1 else of_output[k]
+
+
 def check(
     f: Callable,
     *args: Any,
@@ -152,25 +159,27 @@ def check(
     primal = f.__wrapped__ if isinstance(f, Differentiated) else f
     names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
     both = {m: differentiate(primal, wrt=names, mode=m).value_and_derivative(*args) for m in modes}
-    derived = {m: d for m, (_, d) in both.items()}
     value = primal(*args)
     value_errors = {m: _value_error(v, value) for m, (v, _) in both.items()}
     params = list(differentiate(primal, wrt=names).params)
+    outputs: list[int | None] = list(range(len(value))) if isinstance(value, tuple) else [None]
     reports = []
-    for k, name in enumerate(names):
-        index = params.index(name)
-        fd = finite_difference(primal, args, index, eps)
-        report = ArgumentReport(name, np.shape(args[index]))
-        values = {m: (d if len(names) == 1 else d[k]) for m, d in derived.items()}
-        for m, value in values.items():
-            report.errors[m] = relative_error(value, fd)
-        if len(values) > 1:
-            first, *rest = values.values()
-            for m, value in zip(list(values)[1:], rest):
-                report.errors[f"{list(values)[0]}~{m}"] = relative_error(value, first) * 1e3  # modes must agree to rounding
-        if "forward" in values and "reverse" in values:
-            report.errors["dot product"] = dot_product_error(values["forward"], values["reverse"], report.shape) * 1e3
-        reports.append(report)
+    for j in outputs:
+        primal_j = primal if j is None else (lambda *a, j=j: primal(*a)[j])
+        for k, name in enumerate(names):
+            index = params.index(name)
+            fd = finite_difference(primal_j, args, index, eps)
+            report = ArgumentReport(name if j is None else f"{name} (output {j})", np.shape(args[index]))
+            values = {m: _part(d, j, k, len(names)) for m, (_, d) in both.items()}
+            for m, found in values.items():
+                report.errors[m] = relative_error(found, fd)
+            if len(values) > 1:
+                first, *rest = values.values()
+                for m, found in zip(list(values)[1:], rest):
+                    report.errors[f"{list(values)[0]}~{m}"] = relative_error(found, first) * 1e3  # modes must agree to rounding
+            if "forward" in values and "reverse" in values:
+                report.errors["dot product"] = dot_product_error(values["forward"], values["reverse"], report.shape) * 1e3
+            reports.append(report)
     result = CheckReport(getattr(primal, "__qualname__", str(primal)), reports, tolerance, value_errors)
     if raises and not result.ok:
         raise DerivativeMismatch(str(result))
