@@ -667,8 +667,14 @@ def _read_names_of_steps(steps: list[Step]) -> set[str]:
     found: set[str] = set()
     for step in steps:
         if isinstance(step, Assignment):
+            bound = dict(step.names)
+            bound[step.root] = step.target  # y = np.exp(x) reads y, the value it made, for x's adjoint
             for c in step.contributions.values():
-                found |= {n.name for n in c.walk() if n.op == "var"}
+                for n in c.walk(bound.__contains__):
+                    if n in bound:
+                        found.add(bound[n])
+                    elif n.op == "var":
+                        found.add(n.name)
         elif isinstance(step, Branch):
             found |= _read_names_of_steps(step.then) | _read_names_of_steps(step.orelse)
         elif isinstance(step, Loop):

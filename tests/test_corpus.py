@@ -1239,6 +1239,13 @@ def carried_adjoint_that_becomes_none(a, v):
         s = np.where(s > a, a * 2.0, np.cos(v))
         a = np.where(a > v, v, v * 0.5)
     return s
+
+
+def loop_after_a_value_its_adjoint_reads(x):
+    s = np.exp(x)
+    for i in range(2):
+        s = -s * 0.5
+    return s + np.sqrt(1.0 + x ** 2)
 '''
 
 
@@ -1490,6 +1497,7 @@ CASES = [
     ("updates_after_an_unused_read", (V3, 0.7), ("a", "c")),
     ("scaled_tail_of_a_constant_array", (V3, -1.5), "a"),
     ("carried_adjoint_that_becomes_none", (-V3, np.array([-0.5, -0.2, 0.1])), ("a", "v")),
+    ("loop_after_a_value_its_adjoint_reads", (V3,), "x"),
 ]
 
 
