@@ -145,7 +145,7 @@ class Differentiated:
         values = args if not kwargs and len(args) == self._nparams else self._bind(*args, **kwargs)
         plan = self._plans.get(self._key(values)) or self._plan(values)
         try:
-            if isinstance(plan, _ForwardPlan):  # forced, or one input element: cheap either way
+            if isinstance(plan, (_ForwardPlan, _VectorPlan)):  # forced, or one input element: cheap either way
                 out, gradient = plan.value_and_derivative(values)
                 self._require_scalar(out, plan)
                 return out, gradient
@@ -267,8 +267,8 @@ class Differentiated:
         chosen = mode or (self.mode if self.mode != "auto" else self._last_mode)
         if chosen is None:
             chosen = "reverse" if self._load("forward").info.scalar_output else "forward"
-        if chosen not in ("forward", "reverse"):
-            raise S2SError(f"source(mode=...) takes 'forward' or 'reverse'; got {chosen!r}")
+        if chosen not in ("forward", "reverse", "vector"):
+            raise S2SError(f"source(mode=...) takes 'forward', 'reverse' or 'vector'; got {chosen!r}")
         return self._load(chosen).source
 
     def __repr__(self) -> str:
@@ -329,7 +329,10 @@ class Differentiated:
         plan: _Plan
         if mode == "forward":
             scalar = values[self._wrt_index[0]]
-            plan = _ForwardPlan(self, shapes, plain_seed=scalar if len(self._wrt_index) == 1 and type(scalar) is not np.ndarray else None)
+            if k > 1:
+                plan = _VectorPlan(self, shapes)
+            else:
+                plan = _ForwardPlan(self, shapes, plain_seed=scalar if len(self._wrt_index) == 1 and type(scalar) is not np.ndarray else None)
         elif mode == "reverse":
             plan = _ReversePlan(self, shapes)
         else:
@@ -428,6 +431,54 @@ class _ForwardPlan(_Plan):
         return out, self.arrange_outputs([[r[j] for r in per_wrt] for j in range(len(outs))])
 
 
+class _VectorPlan(_Plan):
+    """One tangent pass for every input direction at once: the seeds are
+    identity blocks with a trailing axis of directions, and the output's
+    tangent holds the whole Jacobian."""
+
+    mode = "forward"
+
+    def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]]) -> None:
+        super().__init__(owner, wrt_shapes)
+        loaded = owner._load("vector")
+        self.jvp = loaded.entry("jvp")
+        self.several_outputs = loaded.info.outputs if loaded.info.tuple_output else None
+        self.sizes = [math.prod(shape) for shape in wrt_shapes]
+        self.directions = sum(self.sizes)
+        self.seeds: dict[tuple, list[np.ndarray]] = {}
+
+    def seeds_for(self, values: tuple) -> list[np.ndarray]:
+        """Per differentiated argument, its block of the identity: shape
+        ``argument shape + (k,)``, of the argument's floating dtype."""
+        dtypes = tuple(_float_dtype(values[i]).char for i in self.index)
+        seeds = self.seeds.get(dtypes)
+        if seeds is None:
+            seeds, start = [], 0
+            for shape, size, dtype in zip(self.wrt_shapes, self.sizes, dtypes):
+                seed = np.zeros((size, self.directions), dtype=dtype)
+                seed[:, start : start + size] = np.eye(size, dtype=dtype)
+                seeds.append(seed.reshape(shape + (self.directions,)))
+                start += size
+            self.seeds[dtypes] = seeds
+        return seeds
+
+    def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
+        result = self.jvp(*values, *self.seeds_for(values), self.directions)
+        m = self.several_outputs
+        outs, dots = (tuple(result[:m]), tuple(result[m:])) if m else ((result[0],), (result[1],))
+        out = outs if m else outs[0]
+        self.check_output(out)
+        per_output = []
+        for o, dot in zip(outs, dots):
+            dot = np.broadcast_to(dot, np.shape(o) + (self.directions,))  # a zero tangent may be a bare 0.0
+            blocks, start = [], 0
+            for shape, size in zip(self.wrt_shapes, self.sizes):
+                blocks.append(_scalar_if_0d(np.array(dot[..., start : start + size]).reshape(np.shape(o) + shape)))
+                start += size
+            per_output.append(blocks)
+        return out, self.arrange_outputs(per_output)
+
+
 class _ReversePlan(_Plan):
     """One forward sweep, then one backward sweep per output element (one for
     a scalar output)."""
@@ -494,7 +545,7 @@ class _AutoPlan(_Plan):
         plan = self.plans.get(full)
         if plan is None and full in self.owner._output_sizes:
             m = self.owner._output_sizes[full]
-            plan = _ForwardPlan(self.owner, self.wrt_shapes) if self.k <= m else _ReversePlan(self.owner, self.wrt_shapes)
+            plan = _VectorPlan(self.owner, self.wrt_shapes) if self.k <= m else _ReversePlan(self.owner, self.wrt_shapes)
             self.plans[full] = plan
         if plan is not None:
             self.owner._last_mode = plan.mode
@@ -508,7 +559,7 @@ class _AutoPlan(_Plan):
         out, saved = reverse.sweep(*values)
         self.owner._output_sizes[tuple(map(_shape_key, values))] = sum(int(np.size(o)) for o in reverse.outputs(out))
         plan = self.choose(values)
-        if plan is not reverse and isinstance(plan, _ForwardPlan):
+        if plan is not reverse and isinstance(plan, (_ForwardPlan, _VectorPlan)):
             return plan.value_and_derivative(values)
         return out, reverse.finish(out, saved)
 

@@ -126,6 +126,22 @@ def _value_error(found: Any, expected: Any) -> float:
     return relative_error(found, expected)
 
 
+def _single_direction_products(primal: Callable, args: Sequence[Any], names: tuple[str, ...], params: list[str], seed: int = 1) -> list[tuple[np.ndarray, Any]]:
+    """For each argument in ``names``, a random direction ``v`` and the
+    output's tangent along it from ``jvp`` (the single-direction code, which
+    the Jacobian of a many-element argument does not use)."""
+    rng = np.random.default_rng(seed)
+    d = differentiate(primal, wrt=names, mode="forward")
+    shapes = [np.shape(args[params.index(n)]) for n in names]
+    found = []
+    for k in range(len(names)):
+        v = rng.standard_normal(shapes[k])
+        tangents = [v if i == k else np.zeros(shapes[i]) for i in range(len(names))]
+        tangents = [t if np.ndim(args[params.index(n)]) or type(args[params.index(n)]) is np.ndarray else float(t) for t, n in zip(tangents, names)]
+        found.append((np.asarray(v), d.jvp(args, tangents)[1]))
+    return found
+
+
 def _part(derivative: Any, output: int | None, k: int, n_wrt: int) -> Any:
     """The derivative of one output (``None``: the only one) w.r.t. the
     ``k``-th of ``n_wrt`` arguments."""
@@ -147,7 +163,8 @@ def check(
     Each mode in ``modes`` is checked against a central finite difference,
     the modes against each other, and forward against reverse by the
     dot-product test; the value each mode returns beside its derivative
-    must be the primal's. Returns a ``CheckReport``; raises
+    must be the primal's, and with forward mode the single-direction code
+    (``jvp``) must agree with the Jacobian along a random direction. Returns a ``CheckReport``; raises
     ``DerivativeMismatch`` when ``raises`` and an error exceeds ``tolerance``.
 
     >>> import numpy as np
@@ -163,6 +180,7 @@ def check(
     value_errors = {m: _value_error(v, value) for m, (v, _) in both.items()}
     params = list(differentiate(primal, wrt=names).params)
     outputs: list[int | None] = list(range(len(value))) if isinstance(value, tuple) else [None]
+    products = _single_direction_products(primal, args, names, params) if "forward" in modes else None
     reports = []
     for j in outputs:
         primal_j = primal if j is None else (lambda *a, j=j: primal(*a)[j])
@@ -179,6 +197,10 @@ def check(
                     report.errors[f"{list(values)[0]}~{m}"] = relative_error(found, first) * 1e3  # modes must agree to rounding
             if "forward" in values and "reverse" in values:
                 report.errors["dot product"] = dot_product_error(values["forward"], values["reverse"], report.shape) * 1e3
+            if products is not None:  # one direction at a time, as jvp computes it, against the whole Jacobian
+                v, tangent = products[k]
+                expected = np.tensordot(np.asarray(values["forward"], dtype=float), v, axes=v.ndim)
+                report.errors["forward~jvp"] = relative_error(tangent if j is None else tangent[j], expected) * 1e3
             reports.append(report)
     result = CheckReport(getattr(primal, "__qualname__", str(primal)), reports, tolerance, value_errors)
     if raises and not result.ok:

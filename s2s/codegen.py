@@ -43,6 +43,7 @@ class ModuleContext:
     requested: set[tuple] = field(default_factory=set)
     used_helpers: set[str] = field(default_factory=set)
     uses_math: bool = False
+    vector: bool = False  # forward mode with a trailing axis of directions on every tangent
 
     def __post_init__(self) -> None:
         np_name, math_name = self.numpy_names

@@ -31,6 +31,7 @@ from .activity import returned
 from .anno import get_anno
 from .codegen import FunctionContext, ShapeEnv, function_def, name, params_of, store, tuple_target
 from .dag import NotDifferentiable, active_nodes, build, exact, site_of, tangent
+from .directions import vectorize
 from .expr import Graph, Node, ShapeSet, schedule
 from .rules.structural import VIEWS
 
@@ -72,6 +73,8 @@ class ForwardEmitter:
         self.entry = entry
         self.dots: dict[str, str] = {}
         self.state = Tangents(defined=set(params_of(ctx.tree)))
+        self.vector = ctx.module.vector
+        self.directions = ctx.names.fresh("directions") if self.vector else ""
 
     def dot(self, var: str) -> str:
         return self.ctx.derived_name(var, "dot", self.dots)
@@ -82,7 +85,16 @@ class ForwardEmitter:
             self.dot(p)
             self.state.shapes[p] = self.ctx.shapes(p)
         body = self.block(self.ctx.tree.body)
-        return function_def(self.fname, params + [self.dots[p] for p in self.tangent_params], body)
+        extra = [self.directions] if self.vector else []
+        return function_def(self.fname, params + [self.dots[p] for p in self.tangent_params] + extra, body)
+
+    def finish(self, graph: Graph, tangent: Node) -> Node:
+        """A tangent expression as this mode writes it: for one direction,
+        or in vector mode for each of ``directions`` at once."""
+        if not self.vector:
+            return tangent
+        tangent_names = set(self.dots.values())
+        return vectorize(graph, tangent, graph.var(self.directions, frozenset()), tangent_names.__contains__, self.ctx.printer.function_ref)
 
     # blocks and paths ---------------------------------------------------------
 
@@ -106,7 +118,7 @@ class ForwardEmitter:
     def zeros(self, var: str) -> ast.stmt:
         """``var_dot = zeros_like(var)``: a tangent where a path had none."""
         graph = self.ctx.graph()
-        value = self.ctx.printer.expr(self.zero_value(graph, var, graph.var(var, self.ctx.shapes(var))), {})
+        value = self.ctx.printer.expr(self.finish(graph, self.zero_value(graph, var, graph.var(var, self.ctx.shapes(var)))), {})
         self.state.shapes[var] = self.ctx.shapes(var)
         self.state.owned.add(var)
         return ast.Assign([store(self.dot(var))], value)
@@ -223,13 +235,13 @@ class ForwardEmitter:
         self.ctx.shapes.assign(target, root.shape)
         self.state.defined.add(target)
         if tan is None:  # varied, yet structurally constant here
-            out = self.ordered(graph, target, root, self.zero_value(graph, target, root))
+            out = self.ordered(graph, target, root, self.finish(graph, self.zero_value(graph, target, root)))
             self.state.shapes[target] = self.ctx.shapes(target)
             self.state.owned.add(target)
             return out
         site = site_of(graph, root) if not root.is_leaf else None
         exact_tangent = (site is not None and site.rule.kind != "elementwise") or (tan.shape is not None and tan.shape == root.shape)
-        out = self.ordered(graph, target, root, tan)
+        out = self.ordered(graph, target, root, self.finish(graph, tan))
         self.state.shapes[target] = self.ctx.shapes(target) if exact_tangent else tan.shape
         (self.state.owned.add if _fresh(tan) else self.state.owned.discard)(target)
         return out
@@ -269,7 +281,7 @@ class ForwardEmitter:
             if isinstance(value, ast.Name) and self.has_tangent(value.id, stmt):
                 tangent_value = name(self.dots[value.id])
             else:
-                tangent_value = self.ctx.printer.expr(zero_like(graph, build(graph, value, self.ctx.shapes)), {})
+                tangent_value = self.ctx.printer.expr(self.finish(graph, zero_like(graph, build(graph, value, self.ctx.shapes))), {})
             append_dot = ast.Call(ast.Attribute(name(self.dots[items]), "append", ast.Load()), [tangent_value], [])
             return out + [self.ctx.respell(stmt), ast.Expr(append_dot)]  # type: ignore[list-item]
         return [self.ctx.respell(stmt)]  # type: ignore[list-item]
@@ -286,7 +298,7 @@ class ForwardEmitter:
             out.append(self.zeros(y))
         elif y not in self.state.owned or self.state.shapes[y] != y_node.shape:
             owned = graph.call("rt.owned_like", self.tangent_leaf(graph, y), y_node)
-            out.append(ast.Assign([store(self.dot(y))], self.ctx.printer.expr(owned, {})))
+            out.append(ast.Assign([store(self.dot(y))], self.ctx.printer.expr(self.finish(graph, owned), {})))
             self.state.shapes[y] = y_node.shape
             self.state.owned.add(y)
         value = stmt.value
@@ -312,7 +324,9 @@ class ForwardEmitter:
             if param in call.active_params:
                 var = graph.var(arg.id, self.ctx.shapes(arg.id))  # type: ignore[attr-defined]
                 t = exact(graph, self.tangent_leaf(graph, arg.id), var)  # type: ignore[attr-defined]
-                tangent_args.append(self.ctx.printer.expr(t, {}))  # type: ignore[arg-type]
+                tangent_args.append(self.ctx.printer.expr(self.finish(graph, t), {}))  # type: ignore[arg-type]
+        if self.vector:
+            tangent_args.append(name(self.directions))
         target = stmt.targets[0]
         targets = [target.id] if isinstance(target, ast.Name) else [e.id for e in target.elts]  # type: ignore[attr-defined]
         with_tangent = [targets[i] for i in sorted(call.active_outputs)] if len(targets) > 1 else targets
@@ -337,7 +351,7 @@ class ForwardEmitter:
             self.state.shapes[target] = self.ctx.shapes(target)
             self.state.owned.discard(target)  # rows of the source's tangent
             self.state.defined.add(target)
-        tangents = ast.Assign([tuple_target([self.dot(x) for x in targets])], self.ctx.printer.expr(t, {}))  # type: ignore[arg-type]
+        tangents = ast.Assign([tuple_target([self.dot(x) for x in targets])], self.ctx.printer.expr(self.finish(graph, t), {}))  # type: ignore[arg-type]
         return [self.ctx.respell(stmt), tangents]  # type: ignore[list-item]
 
     def return_(self, stmt: ast.Return) -> ast.Return:
@@ -352,7 +366,7 @@ class ForwardEmitter:
                 t = exact(graph, self.tangent_leaf(graph, out.id), out_node)
             else:
                 t = graph.call("rt.zeros_like", out_node)
-            tangents.append(self.ctx.printer.expr(t, {}))  # type: ignore[arg-type]
+            tangents.append(self.ctx.printer.expr(self.finish(graph, t), {}))  # type: ignore[arg-type]
         values = [self.ctx.respell(o) for o in outputs] + tangents
         return ast.Return(ast.Tuple(values, ast.Load()))  # type: ignore[arg-type]
 

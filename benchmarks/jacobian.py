@@ -1,0 +1,70 @@
+"""Whole Jacobians of the seed's residual ``rs`` w.r.t. the data ``d``
+(an n x n Jacobian): vector forward mode, one pass carrying all n directions,
+against n single-direction passes (``jvp``), reverse mode (one forward sweep,
+n backward sweeps) and a central finite-difference Jacobian (2n primal
+calls).
+
+Each time is the median over rounds in one process; the ratios are ratios
+of those medians.
+
+Run: python benchmarks/jacobian.py [n ...]     (default: 21 100 1000)
+"""
+
+from __future__ import annotations
+
+import sys
+import timeit
+
+import numpy as np
+
+from s2s import differentiate
+from s2s.check import finite_difference
+
+x = np.linspace(-10.0, 10.0, 21)  # the grid; set per size below (read when the code runs)
+
+
+def f(m):
+    return np.exp(-1.5 * (x - m) ** 2)
+
+
+def rs(d, xs):
+    d0 = f(xs)
+    return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
+
+
+def median_seconds(fn, rounds: int) -> float:
+    number = max(1, int(0.05 / max(timeit.timeit(fn, number=1), 1e-7)))
+    return float(np.median([timeit.timeit(fn, number=number) / number for _ in range(rounds)]))
+
+
+def main(sizes: list[int]) -> None:
+    global x
+    vector = differentiate(rs, wrt="d", mode="forward")
+    reverse = differentiate(rs, wrt="d", mode="reverse")
+    print(f"{'n':>6} {'vector':>10} {'n x jvp':>10} {'reverse':>10} {'fin. diff':>10}   ratios to vector: n x jvp, reverse, fin. diff")
+    for n in sizes:
+        x = np.linspace(-10.0, 10.0, n)
+        d = 2.5 * f(0.7) + 0.01 * np.random.default_rng(0).standard_normal(n)
+        basis = np.eye(n)
+
+        def separate():
+            return np.stack([vector.jvp((d, 0.3), (basis[j],))[1] for j in range(n)], axis=-1)
+
+        candidates = {
+            "vector": lambda: vector.derivative(d, 0.3),
+            "n x jvp": separate,
+            "reverse": lambda: reverse.derivative(d, 0.3),
+            "fin. diff": lambda: finite_difference(rs, (d, 0.3), 0),
+        }
+        reference = candidates["vector"]()
+        for label, fn in candidates.items():  # all compute the same Jacobian
+            assert np.allclose(fn(), reference, atol=1e-6), label
+        rounds = 7 if n <= 100 else 3
+        times = {label: median_seconds(fn, rounds) for label, fn in candidates.items()}
+        ratios = [times[k] / times["vector"] for k in ("n x jvp", "reverse", "fin. diff")]
+        cells = " ".join(f"{times[k] * 1e3:8.3f}ms" for k in candidates)
+        print(f"{n:>6} {cells}   {ratios[0]:6.1f}x {ratios[1]:6.1f}x {ratios[2]:6.1f}x")
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [21, 100, 1000])

@@ -1,0 +1,156 @@
+"""Vector forward mode: one tangent pass for many directions at once.
+
+Entry point: ``vectorize(graph, tangent, directions, is_tangent, ref) -> Node``.
+
+Forward mode writes each tangent as an expression over primal values and
+the tangents of variables, for one direction. In vector mode a tangent of a
+value of shape ``S`` has shape ``S + (k,)``: ``k`` directions side by side,
+so that the Jacobian w.r.t. ``k`` input elements takes one pass, not ``k``.
+This pass rewrites a finished single-direction tangent expression for that
+layout:
+
+- elementwise operations stay as they are; numpy broadcasts from the right,
+  so a primal array operand only needs a trailing axis (``lift(x)``);
+- reductions, ``@`` and indexing with ``...`` use helpers that leave the
+  last axis alone; zero tangents and broadcasts get the ``k`` axis;
+- any other operation on a tangent runs once per direction
+  (``each_direction``): correct for every operation, since a tangent is
+  linear in the tangents it reads, and only the operation itself loops.
+
+Shapes of the rewritten nodes are not tracked: the rewrite is the last step
+before printing.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable
+
+from .expr import BINARY_OPS, COMPARE_OPS, UNARY_OPS, Graph, Node
+from .rules import RULES
+
+# operations that broadcast their operands elementwise
+_ALGEBRA = {"$sum", "$prod", "$neg", "$div", "$pow"}
+_OPERATORS = (set(BINARY_OPS) | set(UNARY_OPS) | set(COMPARE_OPS)) - {"matmul"}
+
+# tangent operations with a vectorized form: op -> helper taking the same arguments
+_REDUCTIONS = {"np.sum": "rt.sum_directions", "np.mean": "rt.mean_directions"}
+_MATMUL = {"matmul", "np.matmul"}
+# operations that act on the whole array whatever its axes mean (copies)
+_LAYOUT_FREE = {"np.copy", "np.asarray", "np.ascontiguousarray"}
+# helpers that make a tangent of a value: op -> helper taking ``directions`` last
+_MADE = {
+    "rt.zeros_like": "rt.zeros_directions_like",
+    "rt.broadcast_like": "rt.broadcast_directions_like",
+    "rt.owned_like": "rt.owned_directions_like",
+}
+
+
+def _keeping_directions(index: ast.expr) -> ast.expr:
+    """A literal index for the primal's axes, for a tangent: with ``...``
+    it gets a trailing ``:``, which keeps the directions (without, it already
+    leaves the last axis alone)."""
+    if not any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in ast.walk(index)):
+        return index
+    elts = list(index.elts) if isinstance(index, ast.Tuple) else [index]
+    return ast.Tuple([*elts, ast.Slice()], ast.Load())
+
+
+def _selects_elements(index: ast.expr) -> bool:
+    """An index of integers only (``y[i]``, ``y[i - 1, 0]``): for an array of
+    as many axes it reads a number, which is a copy."""
+    return not any(isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (None, Ellipsis)) for n in ast.walk(index))
+
+
+def _elementwise(op: str) -> bool:
+    if op in _ALGEBRA or op in _OPERATORS:
+        return True
+    rule = RULES.get(op)
+    return rule is not None and rule.kind == "elementwise" and op.startswith("np.")
+
+
+def vectorize(graph: Graph, tangent: Node, directions: Node, is_tangent: Callable[[str], bool], ref: Callable[[str], ast.expr]) -> Node:
+    """``tangent`` (an expression for one direction) for ``k`` directions.
+
+    ``is_tangent(name)`` tells the variables that hold tangents;
+    ``directions`` is the node of ``k``; ``ref(op)`` spells a function for
+    ``each_direction``.
+    """
+    carries: dict[int, bool] = {}
+    memo: dict[int, Node] = {}
+
+    def carries_directions(node: Node) -> bool:
+        if node.uid not in carries:
+            if node.op == "var":
+                carries[node.uid] = is_tangent(node.name)
+            elif node.op in _MADE or node.op == "rt.zeros_like_list":
+                carries[node.uid] = True
+            else:
+                carries[node.uid] = any(carries_directions(a) for a in node.args)
+        return carries[node.uid]
+
+    def lift(node: Node) -> Node:
+        if node.op == "const" or node.shape == frozenset():
+            return node  # a number broadcasts as it is
+        return graph.call("rt.lift", node)
+
+    def visit(node: Node) -> Node:
+        if not carries_directions(node) or node.op == "var":
+            return node
+        if node.uid in memo:
+            return memo[node.uid]
+        memo[node.uid] = result = rewrite(node)
+        return result
+
+    def rebuilt(node: Node, op: str, args: list[Node]) -> Node:
+        return graph._node(op, tuple(args), node.attr, None)  # noqa: SLF001 - no shape: printed next
+
+    def rewrite(node: Node) -> Node:
+        op, args = node.op, list(node.args)
+        if op in _MADE:
+            return rebuilt(node, _MADE[op], [visit(a) for a in args] + [directions])
+        if op == "rt.zeros_like_list":
+            return each(node)
+        if op == "ifexp":  # the condition is a number
+            return rebuilt(node, op, [args[0], visit(args[1]), visit(args[2])])
+        if op in ("tuple", "list"):
+            return rebuilt(node, op, [visit(a) for a in args])
+        if _elementwise(op):
+            return rebuilt(node, op, [visit(a) if carries_directions(a) else lift(a) for a in args])
+        if op in _REDUCTIONS and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
+            return rebuilt(node, _REDUCTIONS[op], [visit(args[0])] + args[1:])
+        if op == "getitem" and carries_directions(args[0]) and not carries_directions(args[1]):
+            index = args[1]
+            if index.op != "ast":  # an index computed when the code runs
+                return rebuilt(node, "rt.getitem_directions", [visit(args[0]), index])
+            read = rebuilt(node, op, [visit(args[0]), graph.leaf(_keeping_directions(index.attr.expr))])  # type: ignore[union-attr]
+            # y[i] of a vector is a number, a copy: its tangent y_dot[i] is a view, which a
+            # later y_dot[i] = ... would change (views the primal reads are checked already)
+            return graph.call("rt.frozen", read) if _selects_elements(index.attr.expr) else read  # type: ignore[union-attr]
+        if op in _LAYOUT_FREE and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
+            return rebuilt(node, op, [visit(args[0])] + args[1:])
+        if op in _MATMUL and len(args) == 2 and carries_directions(args[0]) != carries_directions(args[1]):
+            return rebuilt(node, "rt.matmul_directions", [visit(args[0]), visit(args[1]), graph.const(0 if carries_directions(args[0]) else 1)])
+        return each(node)
+
+    def each(node: Node) -> Node:
+        """``each_direction(f, tangent_at, k, *args, **kwargs)``."""
+        op = node.op
+        kwnames: tuple[str, ...] = node.attr if isinstance(node.attr, tuple) else ()  # type: ignore[assignment]
+        npos = len(node.args) - len(kwnames)
+        if op.startswith("method."):
+            function = graph.call("rt.method", op[len("method.") :])
+        elif op.startswith("attr."):
+            function = graph.call("rt.attribute", op[len("attr.") :])
+        elif op in _MATMUL:
+            function = graph.leaf(ref("np.matmul"))
+        elif op in BINARY_OPS or op in UNARY_OPS or op in COMPARE_OPS or op.startswith("$") or node.is_leaf:
+            raise AssertionError(f"no per-direction form for {op}")  # elementwise: handled above
+        else:
+            function = graph.leaf(ref(op))
+        at = tuple(i if i < npos else kwnames[i - npos] for i, a in enumerate(node.args) if carries_directions(a))
+        marked = graph.leaf(ast.Tuple([ast.Constant(a) for a in at], ast.Load()))
+        args = [visit(a) for a in node.args]
+        return graph._node("rt.each_direction", (function, marked, directions, *args), kwnames, None)  # noqa: SLF001
+
+    return visit(tangent)

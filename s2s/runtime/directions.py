@@ -1,0 +1,144 @@
+"""Helpers of vector forward mode: tangents with a trailing axis of directions.
+
+A tangent of a value of shape ``S`` has shape ``S + (k,)``: the ``k``
+directions of one forward pass side by side. Because numpy broadcasts from
+the right, a primal operand of an elementwise tangent expression needs only
+a trailing axis of length 1 (``lift``); reductions, matrix products and
+indexing with ``...`` must leave the last axis alone, which these helpers
+do. A zero tangent may be a bare ``0.0``, or have a trailing axis of length
+1: both broadcast against any number of directions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .core import _float_dtype, _shape
+
+__all__ = [
+    "lift",
+    "zeros_directions_like",
+    "broadcast_directions_like",
+    "owned_directions_like",
+    "sum_directions",
+    "mean_directions",
+    "matmul_directions",
+    "getitem_directions",
+    "each_direction",
+    "method",
+    "attribute",
+]
+
+
+def lift(x: Any) -> Any:
+    """A primal operand of a tangent expression, with a trailing axis of
+    length 1 when it is an array (numbers broadcast as they are)."""
+    return x[..., None] if type(x) is np.ndarray else x
+
+
+def zeros_directions_like(x: Any, directions: int) -> np.ndarray:
+    """A zero tangent of ``x`` for each direction."""
+    return np.zeros(_shape(x) + (directions,), dtype=_float_dtype(x))
+
+
+def broadcast_directions_like(t: Any, like: Any, directions: int) -> Any:
+    """The tangent ``t`` broadcast to ``like``'s shape, for each direction."""
+    target = _shape(like) + (directions,)
+    if _shape(t) == target:
+        return t
+    out = np.empty(target, dtype=np.result_type(t, 1.0))
+    out[...] = t
+    return out
+
+
+def owned_directions_like(t: Any, like: Any, directions: int) -> np.ndarray:
+    """A new, writable tangent of ``like`` holding ``t``: generated code may
+    then update it in place."""
+    out = np.empty(_shape(like) + (directions,), dtype=np.result_type(t, 1.0))
+    out[...] = t
+    return out
+
+
+def _axes(ndim: int, axis: Any) -> tuple[int, ...]:
+    """The axes of a reduction over the primal's ``ndim`` axes (negative
+    ones counted from the primal's last axis, not the directions')."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(int(a) % ndim if ndim else int(a) for a in axes)
+
+
+def sum_directions(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **rest: Any) -> Any:
+    """``np.sum`` of a tangent over the primal's axes."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return a[()] if not keepdims else a
+    return np.sum(a, axis=_axes(a.ndim - 1, axis), dtype=dtype, keepdims=keepdims, **rest)
+
+
+def mean_directions(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **rest: Any) -> Any:
+    """``np.mean`` of a tangent over the primal's axes."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return a[()]
+    return np.mean(a, axis=_axes(a.ndim - 1, axis), dtype=dtype, keepdims=keepdims, **rest)
+
+
+_LEFT = {(1, 1): "iz,i->z", (1, 2): "iz,ij->jz", (2, 1): "ijz,j->iz"}
+_RIGHT = {(1, 1): "i,iz->z", (1, 2): "i,ijz->jz", (2, 1): "ij,jz->iz"}
+
+
+def matmul_directions(a: Any, b: Any, tangent: int) -> Any:
+    """``a @ b`` where operand ``tangent`` (0 or 1) carries the directions."""
+    na, nb = np.ndim(a) - (tangent == 0), np.ndim(b) - (tangent == 1)
+    if min(na, nb) < 1:
+        raise ValueError("matmul: input operand does not have enough dimensions")
+    if tangent == 0:
+        spec = _LEFT.get((na, nb)) or ("iz,...ij->...jz" if na == 1 else "...ijz,j->...iz" if nb == 1 else "...ijz,...jk->...ikz")
+    else:
+        spec = _RIGHT.get((na, nb)) or ("i,...ijz->...jz" if na == 1 else "...ij,jz->...iz" if nb == 1 else "...ij,...jkz->...ikz")
+    return np.einsum(spec, a, b)
+
+
+def getitem_directions(t: Any, index: Any) -> Any:
+    """``t[index]`` for the primal's axes: an index with ``...`` gets a
+    trailing ``:`` so that it never selects among the directions."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in parts):
+        return t[parts + (slice(None),)]
+    if all(isinstance(i, (int, np.integer)) for i in parts):
+        return t[index].copy()  # the primal reads a number (a copy) or a view it checks: never a view here
+    return t[index]
+
+
+def _direction(value: Any, j: int) -> Any:
+    """Direction ``j`` of a tangent (a zero tangent is the same for all)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_direction(v, j) for v in value)
+    if isinstance(value, np.ndarray) and value.ndim:
+        return value[..., j if value.shape[-1] != 1 else 0]
+    return value
+
+
+def each_direction(function: Callable, tangent_at: tuple, directions: int, *args: Any, **kwargs: Any) -> np.ndarray:
+    """``function`` applied to each direction of the arguments named in
+    ``tangent_at`` (positions, or keyword names), the results side by side:
+    the tangent of an operation with no vectorized form."""
+    results = []
+    for j in range(directions):
+        positional = [_direction(v, j) if i in tangent_at else v for i, v in enumerate(args)]
+        keywords = {k: _direction(v, j) if k in tangent_at else v for k, v in kwargs.items()}
+        results.append(function(*positional, **keywords))
+    return np.stack(results, axis=-1)
+
+
+def method(name: str) -> Callable:
+    """``lambda obj, *args: obj.name(*args)``, for ``each_direction``."""
+    return lambda obj, *args, **kwargs: getattr(obj, name)(*args, **kwargs)
+
+
+def attribute(name: str) -> Callable:
+    """``lambda obj: obj.name``, for ``each_direction``."""
+    return lambda obj: getattr(obj, name)

@@ -1,0 +1,135 @@
+"""Vector forward mode: tangents with a trailing axis of directions, so that
+a Jacobian w.r.t. k input elements takes one forward pass."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from s2s import check, differentiate
+from s2s.runtime import directions as rt
+
+SOURCE = """
+import numpy as np
+
+x = np.arange(-10.0, 11.0)
+
+
+def f(m):
+    return np.exp(-1.5 * (x - m) ** 2)
+
+
+def rs(d, xs):
+    d0 = f(xs)
+    return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
+
+
+def products(W, v, T):
+    h = np.tanh(W @ v)
+    return np.sum(T @ h) + v @ W.T @ h + np.dot(h, W[:, 0])
+
+
+def ellipsis_and_axes(T):
+    s = np.sum(T[..., 1:] ** 2, axis=-1)
+    return np.mean(np.sin(T), axis=(0, -1)) * s[..., 0][:, None]
+
+
+def swap(v):
+    y = v.copy()
+    t = y[0]
+    y[0] = y[1]
+    y[1] = t
+    return y * v
+
+
+def per_direction_operations(m):
+    r = np.reshape(m, (-1,))
+    c = np.concatenate([r, np.cumsum(r) * 0.5])
+    return np.outer(c[:3], m.T[0]) + np.transpose(m)[0, 0]
+
+
+def mixed(a, b):
+    return a * np.exp(b), np.sum(b) * a
+"""
+
+T = np.linspace(-1.0, 1.2, 24).reshape(2, 3, 4)
+W = np.array([[0.5, -0.2, 0.1], [0.3, 0.9, -0.4]])
+V = np.array([0.3, -0.8, 1.1])
+
+
+@pytest.fixture(scope="module")
+def mod(tmp_path_factory):
+    from conftest import write_module
+
+    return write_module(tmp_path_factory.mktemp("vector"), SOURCE, "s2s_vector_cases")
+
+
+def test_the_seed_jacobian_is_one_vectorized_pass(mod):
+    g = differentiate(mod.rs, wrt="d", mode="forward")
+    d = 2.5 * mod.f(0.7)
+    jacobian = g.derivative(d, 0.3)
+    np.testing.assert_allclose(jacobian, differentiate(mod.rs, wrt="d", mode="reverse").derivative(d, 0.3), rtol=1e-12, atol=1e-14)
+    source = g.source("vector")
+    assert "def rs_jvp(d, xs, d_dot, directions):" in source
+    assert "sum1_dot = sum_directions(lift(d0) * d_dot)" in source
+    assert "out_dot = d_dot - sum1_dot * lift(d0) / sum2" in source
+    assert "each_direction" not in source  # elementwise code and reductions need no loop over directions
+
+
+@pytest.mark.parametrize(
+    "name, args, wrt",
+    [
+        ("products", (W, V, T[:, :2, :3].transpose(0, 2, 1)), ("W", "v", "T")),
+        ("ellipsis_and_axes", (T,), "T"),
+        ("swap", (V,), "v"),
+        ("per_direction_operations", (W,), "m"),
+        ("mixed", (V, 0.4), ("a", "b")),
+    ],
+)
+def test_vector_jacobians_match_finite_differences_and_reverse_mode(mod, name, args, wrt):
+    check(getattr(mod, name), *args, wrt=wrt)
+
+
+def test_float32_stays_float32(mod):
+    v = V.astype(np.float32)
+    jacobian = differentiate(mod.swap, wrt="v", mode="forward").derivative(v)
+    assert jacobian.dtype == np.float32 and jacobian.shape == (3, 3)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)), ((3,), (5, 3, 2)), ((5, 2, 3), (3,)), ((2, 3), (5, 3, 4))])
+@pytest.mark.parametrize("tangent", [0, 1])
+def test_matmul_with_directions_is_matmul_per_direction(a_shape, b_shape, tangent):
+    rng = np.random.default_rng(0)
+    k = 4
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    if tangent == 0:
+        dirs = rng.standard_normal(a_shape + (k,))
+        expected = np.stack([dirs[..., j] @ b for j in range(k)], axis=-1)
+        found = rt.matmul_directions(dirs, b, 0)
+    else:
+        dirs = rng.standard_normal(b_shape + (k,))
+        expected = np.stack([a @ dirs[..., j] for j in range(k)], axis=-1)
+        found = rt.matmul_directions(a, dirs, 1)
+    np.testing.assert_allclose(found, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("axis, keepdims", itertools.product([None, 0, -1, (0, -1), 1], [False, True]))
+def test_reductions_leave_the_directions_alone(axis, keepdims):
+    t = np.random.default_rng(1).standard_normal((2, 3, 4, 5))  # primal (2, 3, 4), 5 directions
+    expected = np.stack([np.sum(t[..., j], axis=axis, keepdims=keepdims) for j in range(5)], axis=-1)
+    np.testing.assert_allclose(rt.sum_directions(t, axis=axis, keepdims=keepdims), expected, rtol=1e-13)
+    expected = np.stack([np.mean(t[..., j], axis=axis, keepdims=keepdims) for j in range(5)], axis=-1)
+    np.testing.assert_allclose(rt.mean_directions(t, axis, keepdims=keepdims), expected, rtol=1e-13)
+
+
+def test_indexing_and_zero_tangents():
+    t = np.arange(24.0).reshape(2, 3, 4)  # primal (2, 3), 4 directions
+    np.testing.assert_array_equal(rt.getitem_directions(t, (Ellipsis, 1)), t[:, 1, :])
+    element = rt.getitem_directions(t, (1, 2))
+    np.testing.assert_array_equal(element, t[1, 2])
+    assert not np.shares_memory(element, t)  # the primal reads a number: a copy
+    assert rt.each_direction(np.reshape, (0,), 4, t, (-1,)).shape == (6, 4)
+    assert rt.each_direction(np.reshape, (0,), 4, 0.0, (1,)).shape == (1, 4)  # a bare zero tangent
+    assert rt.zeros_directions_like(np.ones((2, 3), np.float32), 4).dtype == np.float32
