@@ -1,8 +1,9 @@
 """Whole Jacobians of the seed's residual ``rs`` w.r.t. the data ``d``
-(an n x n Jacobian): vector forward mode, one pass carrying all n directions,
-against n single-direction passes (``jvp``), reverse mode (one forward sweep,
-n backward sweeps) and a central finite-difference Jacobian (2n primal
-calls).
+(an n x n Jacobian): vector forward mode (one pass carrying all n
+directions) against n single-direction passes (``jvp``), vector reverse
+mode (one forward sweep, one backward sweep carrying all n cotangents)
+against n ``vjp`` calls, and a central finite-difference Jacobian (2n
+primal calls).
 
 Each time is the median over rounds in one process; the ratios are ratios
 of those medians.
@@ -41,29 +42,33 @@ def main(sizes: list[int]) -> None:
     global x
     vector = differentiate(rs, wrt="d", mode="forward")
     reverse = differentiate(rs, wrt="d", mode="reverse")
-    print(f"{'n':>6} {'vector':>10} {'n x jvp':>10} {'reverse':>10} {'fin. diff':>10}   ratios to vector: n x jvp, reverse, fin. diff")
+    print(f"{'n':>6} {'fwd vector':>11} {'n x jvp':>11} {'rev vector':>11} {'n x vjp':>11} {'fin. diff':>11}"
+          "   n x jvp / fwd, n x vjp / rev, fin. diff / fwd")
     for n in sizes:
         x = np.linspace(-10.0, 10.0, n)
         d = 2.5 * f(0.7) + 0.01 * np.random.default_rng(0).standard_normal(n)
         basis = np.eye(n)
 
-        def separate():
+        def jvps():
             return np.stack([vector.jvp((d, 0.3), (basis[j],))[1] for j in range(n)], axis=-1)
 
+        def vjps():
+            return np.stack([reverse.vjp((d, 0.3), basis[i])[1] for i in range(n)], axis=0)
+
         candidates = {
-            "vector": lambda: vector.derivative(d, 0.3),
-            "n x jvp": separate,
-            "reverse": lambda: reverse.derivative(d, 0.3),
+            "fwd vector": lambda: vector.derivative(d, 0.3),
+            "n x jvp": jvps,
+            "rev vector": lambda: reverse.derivative(d, 0.3),
+            "n x vjp": vjps,
             "fin. diff": lambda: finite_difference(rs, (d, 0.3), 0),
         }
-        reference = candidates["vector"]()
+        reference = candidates["fwd vector"]()
         for label, fn in candidates.items():  # all compute the same Jacobian
             assert np.allclose(fn(), reference, atol=1e-6), label
         rounds = 7 if n <= 100 else 3
-        times = {label: median_seconds(fn, rounds) for label, fn in candidates.items()}
-        ratios = [times[k] / times["vector"] for k in ("n x jvp", "reverse", "fin. diff")]
-        cells = " ".join(f"{times[k] * 1e3:8.3f}ms" for k in candidates)
-        print(f"{n:>6} {cells}   {ratios[0]:6.1f}x {ratios[1]:6.1f}x {ratios[2]:6.1f}x")
+        t = {label: median_seconds(fn, rounds) for label, fn in candidates.items()}
+        cells = " ".join(f"{t[k] * 1e3:9.3f}ms" for k in candidates)
+        print(f"{n:>6} {cells}   {t['n x jvp'] / t['fwd vector']:6.1f}x {t['n x vjp'] / t['rev vector']:6.1f}x {t['fin. diff'] / t['fwd vector']:6.1f}x")
 
 
 if __name__ == "__main__":

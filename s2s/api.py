@@ -262,13 +262,15 @@ class Differentiated:
 
         ``mode`` defaults to the decorator's mode; with ``"auto"``, to the mode
         most recently used, or else reverse for a function whose output is
-        a scalar by construction and forward otherwise.
+        a scalar by construction and forward otherwise. ``"forward-vector"``
+        and ``"reverse-vector"`` give the code that computes many directions
+        in one pass (used for whole Jacobians).
         """
         chosen = mode or (self.mode if self.mode != "auto" else self._last_mode)
         if chosen is None:
             chosen = "reverse" if self._load("forward").info.scalar_output else "forward"
-        if chosen not in ("forward", "reverse", "vector"):
-            raise S2SError(f"source(mode=...) takes 'forward', 'reverse' or 'vector'; got {chosen!r}")
+        if chosen not in ("forward", "reverse", "forward-vector", "reverse-vector"):
+            raise S2SError(f"source(mode=...) takes 'forward', 'reverse', 'forward-vector' or 'reverse-vector'; got {chosen!r}")
         return self._load(chosen).source
 
     def __repr__(self) -> str:
@@ -440,7 +442,7 @@ class _VectorPlan(_Plan):
 
     def __init__(self, owner: Differentiated, wrt_shapes: list[tuple[int, ...]]) -> None:
         super().__init__(owner, wrt_shapes)
-        loaded = owner._load("vector")
+        loaded = owner._load("forward-vector")
         self.jvp = loaded.entry("jvp")
         self.several_outputs = loaded.info.outputs if loaded.info.tuple_output else None
         self.sizes = [math.prod(shape) for shape in wrt_shapes]
@@ -480,8 +482,9 @@ class _VectorPlan(_Plan):
 
 
 class _ReversePlan(_Plan):
-    """One forward sweep, then one backward sweep per output element (one for
-    a scalar output)."""
+    """One forward sweep, then one backward sweep: for a scalar output, with
+    the cotangent 1; for several output elements, one vectorized sweep
+    carrying every output direction (the rows of the identity)."""
 
     mode = "reverse"
 
@@ -489,14 +492,19 @@ class _ReversePlan(_Plan):
         super().__init__(owner, wrt_shapes)
         loaded = owner._load("reverse")
         self.several_outputs = loaded.info.outputs if loaded.info.tuple_output else None
+        self.scalar_output = loaded.info.scalar_output
         self.sweep_entry = loaded.entry("forward")
         self.backward = loaded.entry("backward")
         self.several = len(self.index) > 1
+        self.vector: tuple[Callable, Callable] | None = None  # the vector module's sweeps, loaded when first needed
+        self.seeds: dict[tuple, tuple[int, list[np.ndarray]]] = {}
 
     def sweep(self, *values: Any) -> tuple[Any, Any]:
         """The forward sweep: the output (a tuple for several) and what the
         backward sweep needs."""
-        result = self.sweep_entry(*values)
+        return self.split(self.sweep_entry(*values))
+
+    def split(self, result: tuple) -> tuple[Any, Any]:
         m = self.several_outputs
         return (tuple(result[:m]), result[m]) if m else result
 
@@ -507,10 +515,18 @@ class _ReversePlan(_Plan):
         return list(bars) if self.several else [bars]
 
     def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
-        out, saved = self.sweep(*values)
-        return out, self.finish(out, saved)
+        if self.scalar_output:
+            out, saved = self.sweep(*values)
+            return out, self.finish(out, saved)
+        if self.vector is None:
+            loaded = self.owner._load("reverse-vector")
+            self.vector = (loaded.entry("forward"), loaded.entry("backward"))
+        out, saved = self.split(self.vector[0](*values))
+        return out, self.finish_vector(out, saved)
 
     def finish(self, out: Any, saved: Any) -> Any:
+        """The Jacobian from the forward sweep of the one-cotangent code: one
+        backward sweep per output element (one for a scalar output)."""
         self.check_output(out)
         outs = self.outputs(out)
         zeros = [_zero_tangent(o) for o in outs]
@@ -528,6 +544,41 @@ class _ReversePlan(_Plan):
                     row.append(bar)
             per_output.append([_assemble_rows(row, o.shape, shape) for row, shape in zip(rows, self.wrt_shapes)])
         return self.arrange_outputs(per_output)
+
+    def finish_vector(self, out: Any, saved: Any) -> Any:
+        """The Jacobian from one backward sweep of the vector code, seeded
+        with the identity: the adjoint of each argument has a trailing axis
+        with one entry per output element."""
+        self.check_output(out)
+        outs = self.outputs(out)
+        m, seeds = self.seeds_for(outs)
+        bars = self.vector[1](saved, *seeds, m)  # type: ignore[index]
+        per_wrt = []
+        for bar, shape in zip(bars if self.several else (bars,), self.wrt_shapes):
+            rows = np.moveaxis(np.broadcast_to(bar, shape + (m,)), -1, 0)  # a zero adjoint may be a bare 0.0
+            blocks, start = [], 0
+            for o in outs:
+                size = int(np.size(o))
+                blocks.append(_scalar_if_0d(np.array(rows[start : start + size]).reshape(np.shape(o) + shape)))
+                start += size
+            per_wrt.append(blocks)
+        return self.arrange_outputs([[blocks[j] for blocks in per_wrt] for j in range(len(outs))])
+
+    def seeds_for(self, outs: tuple) -> tuple[int, list[np.ndarray]]:
+        """Per output, its block of the identity: shape ``output shape + (m,)``."""
+        key = tuple((np.shape(o), _float_dtype(o).char) for o in outs)
+        found = self.seeds.get(key)
+        if found is None:
+            m = sum(int(np.size(o)) for o in outs)
+            seeds, start = [], 0
+            for shape, dtype in key:
+                size = math.prod(shape)
+                seed = np.zeros((size, m), dtype=dtype)
+                seed[:, start : start + size] = np.eye(size, dtype=dtype)
+                seeds.append(seed.reshape(shape + (m,)))
+                start += size
+            found = self.seeds[key] = (m, seeds)
+        return found
 
 
 class _AutoPlan(_Plan):
@@ -561,6 +612,8 @@ class _AutoPlan(_Plan):
         plan = self.choose(values)
         if plan is not reverse and isinstance(plan, (_ForwardPlan, _VectorPlan)):
             return plan.value_and_derivative(values)
+        if sum(int(np.size(o)) for o in reverse.outputs(out)) > 1:
+            return plan.value_and_derivative(values)  # type: ignore[union-attr] - the vector backward sweep
         return out, reverse.finish(out, saved)
 
 

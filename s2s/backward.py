@@ -29,6 +29,7 @@ import copy
 from typing import TYPE_CHECKING
 
 from .codegen import name, params_of, store, tuple_target
+from .directions import keeping_directions, vectorize
 from .expr import Graph, Node, is_list_shape, schedule
 from .plans import Append, Assignment, Branch, Call, Copy, Loop, Step, Unpack, Update
 from .rules.structural import VIEWS
@@ -45,11 +46,32 @@ class BackwardEmitter:
         self.maybe: set[str] = set()  # ... or None on some paths (their variable existed only on others)
         self.owned: set[str] = set()  # adjoints this function made: safe to update in place
         self.loop_indices: set[str] = set()  # variables of the enclosing reversed loops: integers from a range
+        # vector mode: adjoints carry a trailing axis of directions (one backward sweep for many cotangents)
+        self.vector = self.ctx.module.vector
+        self.directions = self.ctx.names.fresh("directions") if self.vector else ""
+        self.adjoint_temps: set[str] = set()  # names other than x_bar that hold adjoints
 
     # adjoints -------------------------------------------------------------------------
 
     def bar(self, var: str) -> str:
         return self.rev.bar(var)
+
+    def finish(self, graph: Graph, node: Node) -> Node:
+        """An adjoint expression as this mode writes it: for one cotangent,
+        or in vector mode for each of ``directions`` at once."""
+        if not self.vector:
+            return node
+        adjoints = set(self.rev.bars.values()) | self.adjoint_temps
+        return vectorize(graph, node, graph.var(self.directions, frozenset()), adjoints.__contains__, self.ctx.printer.function_ref)
+
+    def scheduled(self, graph: Graph, roots: list[tuple[str, Node]], names: dict[Node, str] | None = None) -> list[ast.stmt]:
+        """Assignments computing ``roots`` (adjoint expressions)."""
+        finished = [(target, self.finish(graph, node)) for target, node in roots]
+        return schedule(finished, self.ctx.printer, self.ctx.temp, names=names).statements
+
+    def index(self, index: ast.expr) -> ast.expr:
+        """An index of a primal array, for its adjoint."""
+        return keeping_directions(_copy(index)) if self.vector else _copy(index)
 
     def var_of(self, bar: str) -> str:
         return next(v for v, b in self.rev.bars.items() if b == bar)
@@ -75,7 +97,7 @@ class BackwardEmitter:
         self.maybe.discard(bar)
         if value.op != "const":
             self.owned.add(bar)
-        return ast.Assign([store(bar)], self.ctx.printer.expr(value, {}))
+        return ast.Assign([store(bar)], self.ctx.printer.expr(self.finish(graph, value), {}))
 
     def accumulate(self, graph: Graph, var: str, contribution: Node) -> tuple[str, Node]:
         """``var_bar = var_bar + c`` (or ``var_bar = c`` for the first)."""
@@ -117,7 +139,7 @@ class BackwardEmitter:
             value = graph.op("ifexp", (graph.op("is_", (current, graph.const(None))), zero, value))  # type: ignore[arg-type]
             self.maybe.discard(bar)
         self.owned.add(bar)
-        return [ast.Assign([store(bar)], self.ctx.printer.expr(value, {}))]
+        return [ast.Assign([store(bar)], self.ctx.printer.expr(self.finish(graph, value), {}))]
 
     def guarded(self, seed: str, produce) -> list[ast.stmt]:
         """``produce()``'s adjoint code, under ``if seed is not None:`` when
@@ -173,22 +195,24 @@ class BackwardEmitter:
                 g, _, index = contribution.args
                 if not g.is_leaf:
                     temp = self.ctx.temp()
+                    self.adjoint_temps.add(temp)
                     roots.append((temp, g))
                     g = graph.var(temp, g.shape)
                 in_place.append((var, g, index.args[0].attr.expr))  # type: ignore[union-attr]
             else:
                 roots.append(self.accumulate(graph, var, contribution))
         self.initialized.discard(seed)
-        out += schedule(roots, self.ctx.printer, self.ctx.temp, names=names).statements
+        out += self.scheduled(graph, roots, names)
         for var, g, index in in_place:
-            out += self.add_into(var, g, index)
+            out += self.add_into(graph, var, g, index)
         return out
 
-    def add_into(self, var: str, g: Node, index: ast.expr) -> list[ast.stmt]:
+    def add_into(self, graph: Graph, var: str, g: Node, index: ast.expr) -> list[ast.stmt]:
         """``x_bar[index] += g`` (``add_at`` when the index may repeat)."""
         out = self.own(var)
         bar = self.bar(var)
-        value = self.ctx.printer.expr(g, {})
+        value = self.ctx.printer.expr(self.finish(graph, g), {})
+        index = self.index(index)
         if self.ctx.shapes.is_list(var):  # an element of a list of adjoints: rebound, never changed in place
             element = ast.Subscript(name(bar), index, ast.Load())
             out.append(ast.Assign([ast.Subscript(name(bar), _copy(index), ast.Store())], ast.BinOp(element, ast.Add(), value)))
@@ -218,9 +242,10 @@ class BackwardEmitter:
             return out + [ast.Expr(pop)]
         graph = self.ctx.graph()
         temp = self.ctx.names.fresh(f"{step.value}_bar_part")
+        self.adjoint_temps.add(temp)
         out.append(ast.Assign([store(temp)], pop))
         root = self.accumulate(graph, step.value, graph.var(temp, self.ctx.shapes(step.value)))
-        return out + schedule([root], self.ctx.printer, self.ctx.temp).statements
+        return out + self.scheduled(graph, [root])
 
     def step_Copy(self, step: Copy) -> list[ast.stmt]:
         seed = self.bar(step.target)
@@ -239,7 +264,7 @@ class BackwardEmitter:
         contribution = graph.var(seed, self.ctx.shapes(step.source))  # a copy keeps the shape: nothing to fit
         self.initialized.discard(seed)
         root = self.accumulate(graph, step.source, contribution)
-        return schedule([root], self.ctx.printer, self.ctx.temp).statements
+        return self.scheduled(graph, [root])
 
     def step_Update(self, step: Update) -> list[ast.stmt]:
         out = self.pops(step.pushed)
@@ -262,24 +287,25 @@ class BackwardEmitter:
             if step.value_shape and contribution.op == "rt.unbroadcast":  # the value's shape was recorded, not the value
                 contribution = graph.call("rt.sum_to_shape", region, graph.var(step.value_shape, None))
             if step.value == step.array:  # `y[1:] = y`: the region's adjoint goes to all of y as it was
-                return self.self_update_adjoint(step, bar, index, graph.call("rt.frozen", contribution))
+                return self.self_update_adjoint(graph, step, bar, index, graph.call("rt.frozen", contribution))
             if self.bar(step.value) not in self.initialized:
                 contribution = graph.call("rt.frozen", contribution)  # not a view of what is zeroed next
-            out += schedule([self.accumulate(graph, step.value, contribution)], self.ctx.printer, self.ctx.temp).statements
+            out += self.scheduled(graph, [self.accumulate(graph, step.value, contribution)])
         out += self.own(step.array)
-        out.append(ast.Assign([ast.Subscript(name(bar), _copy(index), ast.Store())], ast.Constant(0.0)))
+        out.append(ast.Assign([ast.Subscript(name(bar), self.index(index), ast.Store())], ast.Constant(0.0)))
         self.initialized.add(bar)  # the array lives on, its other elements' adjoints too
         return out
 
-    def self_update_adjoint(self, step: Update, bar: str, index: ast.expr, contribution: Node) -> list[ast.stmt]:
+    def self_update_adjoint(self, graph: Graph, step: Update, bar: str, index: ast.expr, contribution: Node) -> list[ast.stmt]:
         """The adjoint of ``y[index] = y``: the region's adjoint is taken
         (a copy) before the region is zeroed, then added to all of ``y``."""
         taken = self.ctx.temp()
-        out: list[ast.stmt] = schedule([(taken, contribution)], self.ctx.printer, self.ctx.temp).statements
+        self.adjoint_temps.add(taken)
+        out: list[ast.stmt] = self.scheduled(graph, [(taken, contribution)])
         out += self.own(step.array)
-        out.append(ast.Assign([ast.Subscript(name(bar), _copy(index), ast.Store())], ast.Constant(0.0)))
+        out.append(ast.Assign([ast.Subscript(name(bar), self.index(index), ast.Store())], ast.Constant(0.0)))
         graph = self.ctx.graph()
-        out += schedule([self.accumulate(graph, step.value, graph.var(taken, self.ctx.shapes(step.value)))], self.ctx.printer, self.ctx.temp).statements
+        out += self.scheduled(graph, [self.accumulate(graph, step.value, graph.var(taken, self.ctx.shapes(step.value)))])
         return out
 
     def step_Call(self, step: Call) -> list[ast.stmt]:
@@ -315,7 +341,9 @@ class BackwardEmitter:
         # the first adjoint of a variable passed once is bound directly; others are added
         direct = [self.bar(a) not in self.initialized and receivers.count(a) == 1 for a in receivers]
         results = [self.bar(a) if d else self.ctx.names.fresh(f"{a}_bar_part") for a, d in zip(receivers, direct)]
-        backward = ast.Call(name(self.ctx.callee_name(call, "backward")), [name(step.saved), *out_bars], [])
+        self.adjoint_temps.update(results)
+        extra = [name(self.directions)] if self.vector else []
+        backward = ast.Call(name(self.ctx.callee_name(call, "backward")), [name(step.saved), *out_bars, *extra], [])
         out.append(ast.Assign([tuple_target(results)], backward))
         for is_direct, result, a in zip(direct, results, receivers):
             if is_direct:
@@ -323,7 +351,7 @@ class BackwardEmitter:
                 self.owned.discard(result)  # a callee may return what it was given
             else:
                 bar, node = self.accumulate(graph, a, graph.var(result, self.ctx.shapes(a)))
-                out += schedule([(bar, node)], self.ctx.printer, self.ctx.temp).statements
+                out += self.scheduled(graph, [(bar, node)])
         return out
 
     def bar_or_zeros(self, graph: Graph, var: str) -> ast.expr:
@@ -331,7 +359,7 @@ class BackwardEmitter:
         bar = self.bar(var)
         if bar in self.initialized:
             return name(bar)
-        return self.ctx.printer.expr(graph.call("rt.zeros_like", graph.var(var, None)), {})  # type: ignore[return-value]
+        return self.ctx.printer.expr(self.finish(graph, graph.call("rt.zeros_like", graph.var(var, None))), {})  # type: ignore[return-value]
 
     def step_Unpack(self, step: Unpack) -> list[ast.stmt]:
         out = self.pops(step.pushed)
@@ -343,7 +371,7 @@ class BackwardEmitter:
             self.initialized.discard(self.bar(t))
         source = graph.var(step.source, self.ctx.shapes(step.source))
         value = graph.call("rt.unpack_adjoint", source, graph.op("tuple", bars))
-        return out + schedule([self.accumulate(graph, step.source, value)], self.ctx.printer, self.ctx.temp).statements
+        return out + self.scheduled(graph, [self.accumulate(graph, step.source, value)])
 
     def step_Branch(self, step: Branch) -> list[ast.stmt]:
         out = self.pops(step.pushed)
@@ -467,13 +495,13 @@ class BackwardEmitter:
         for p in adjoint_params:
             bar = self.bar(p)
             if bar in self.maybe:
-                zeros = self.ctx.printer.expr(graph.call("rt.zeros_like", graph.var(p, None)), {})
+                zeros = self.ctx.printer.expr(self.finish(graph, graph.call("rt.zeros_like", graph.var(p, None))), {})
                 test = ast.Compare(name(bar), [ast.Is()], [ast.Constant(None)])
                 results.append(ast.IfExp(test, zeros, name(bar)))  # type: ignore[arg-type]
             elif bar in self.initialized:
                 results.append(name(bar))
             else:
-                results.append(self.ctx.printer.expr(graph.call("rt.zeros_like", graph.var(p, None)), {}))  # type: ignore[arg-type]
+                results.append(self.ctx.printer.expr(self.finish(graph, graph.call("rt.zeros_like", graph.var(p, None))), {}))  # type: ignore[arg-type]
         return ast.Return(results[0] if len(results) == 1 else ast.Tuple(results, ast.Load()))
 
 

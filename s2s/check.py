@@ -142,6 +142,18 @@ def _single_direction_products(primal: Callable, args: Sequence[Any], names: tup
     return found
 
 
+def _single_cotangent_products(primal: Callable, args: Sequence[Any], names: tuple[str, ...], value: Any, seed: int = 2) -> tuple[Any, list[Any]]:
+    """A random cotangent ``w`` (a tuple for several outputs) and, per
+    argument in ``names``, ``w @ J`` from ``vjp`` (the one-cotangent code,
+    which the Jacobian of a many-element output does not use)."""
+    rng = np.random.default_rng(seed)
+    outputs = value if isinstance(value, tuple) else (value,)
+    w = tuple(rng.standard_normal(np.shape(o)) if np.ndim(o) else float(rng.standard_normal()) for o in outputs)
+    w = w if isinstance(value, tuple) else w[0]
+    bars = differentiate(primal, wrt=names, mode="reverse").vjp(args, w)[1]
+    return w, list(bars) if len(names) > 1 else [bars]
+
+
 def _part(derivative: Any, output: int | None, k: int, n_wrt: int) -> Any:
     """The derivative of one output (``None``: the only one) w.r.t. the
     ``k``-th of ``n_wrt`` arguments."""
@@ -163,8 +175,8 @@ def check(
     Each mode in ``modes`` is checked against a central finite difference,
     the modes against each other, and forward against reverse by the
     dot-product test; the value each mode returns beside its derivative
-    must be the primal's, and with forward mode the single-direction code
-    (``jvp``) must agree with the Jacobian along a random direction. Returns a ``CheckReport``; raises
+    must be the primal's, and the single-direction codes (``jvp``, ``vjp``)
+    must agree with the Jacobians along a random direction. Returns a ``CheckReport``; raises
     ``DerivativeMismatch`` when ``raises`` and an error exceeds ``tolerance``.
 
     >>> import numpy as np
@@ -181,6 +193,7 @@ def check(
     params = list(differentiate(primal, wrt=names).params)
     outputs: list[int | None] = list(range(len(value))) if isinstance(value, tuple) else [None]
     products = _single_direction_products(primal, args, names, params) if "forward" in modes else None
+    pulled = _single_cotangent_products(primal, args, names, value) if "reverse" in modes else None
     reports = []
     for j in outputs:
         primal_j = primal if j is None else (lambda *a, j=j: primal(*a)[j])
@@ -201,6 +214,13 @@ def check(
                 v, tangent = products[k]
                 expected = np.tensordot(np.asarray(values["forward"], dtype=float), v, axes=v.ndim)
                 report.errors["forward~jvp"] = relative_error(tangent if j is None else tangent[j], expected) * 1e3
+            if pulled is not None and j == outputs[-1]:  # one cotangent for every output, as vjp computes it
+                w, bars = pulled
+                expected = sum(
+                    np.tensordot(w_i, np.asarray(_part(both["reverse"][1], i, k, len(names)), dtype=float), axes=np.ndim(w_i))
+                    for i, w_i in (enumerate(w) if isinstance(value, tuple) else [(None, w)])
+                )
+                report.errors["reverse~vjp"] = relative_error(bars[k], expected) * 1e3
             reports.append(report)
     result = CheckReport(getattr(primal, "__qualname__", str(primal)), reports, tolerance, value_errors)
     if raises and not result.ok:

@@ -35,9 +35,11 @@ _OPERATORS = (set(BINARY_OPS) | set(UNARY_OPS) | set(COMPARE_OPS)) - {"matmul"}
 
 # tangent operations with a vectorized form: op -> helper taking the same arguments
 _REDUCTIONS = {"np.sum": "rt.sum_directions", "np.mean": "rt.mean_directions"}
+# adjoints summed to a primal shape: op -> helper taking the same arguments
+_SUMMED = {"rt.unbroadcast": "rt.unbroadcast_directions", "rt.sum_to_shape": "rt.sum_to_shape_directions"}
 _MATMUL = {"matmul", "np.matmul"}
 # operations that act on the whole array whatever its axes mean (copies)
-_LAYOUT_FREE = {"np.copy", "np.asarray", "np.ascontiguousarray"}
+_LAYOUT_FREE = {"np.copy", "np.asarray", "np.ascontiguousarray", "builtins.list"}
 # helpers that make a tangent of a value: op -> helper taking ``directions`` last
 _MADE = {
     "rt.zeros_like": "rt.zeros_directions_like",
@@ -46,7 +48,7 @@ _MADE = {
 }
 
 
-def _keeping_directions(index: ast.expr) -> ast.expr:
+def keeping_directions(index: ast.expr) -> ast.expr:
     """A literal index for the primal's axes, for a tangent: with ``...``
     it gets a trailing ``:``, which keeps the directions (without, it already
     leaves the last axis alone)."""
@@ -117,13 +119,15 @@ def vectorize(graph: Graph, tangent: Node, directions: Node, is_tangent: Callabl
             return rebuilt(node, op, [visit(a) for a in args])
         if _elementwise(op):
             return rebuilt(node, op, [visit(a) if carries_directions(a) else lift(a) for a in args])
+        if op in _SUMMED and carries_directions(args[0]) and not carries_directions(args[1]):
+            return rebuilt(node, _SUMMED[op], [visit(args[0]), args[1]])
         if op in _REDUCTIONS and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
             return rebuilt(node, _REDUCTIONS[op], [visit(args[0])] + args[1:])
         if op == "getitem" and carries_directions(args[0]) and not carries_directions(args[1]):
             index = args[1]
             if index.op != "ast":  # an index computed when the code runs
                 return rebuilt(node, "rt.getitem_directions", [visit(args[0]), index])
-            read = rebuilt(node, op, [visit(args[0]), graph.leaf(_keeping_directions(index.attr.expr))])  # type: ignore[union-attr]
+            read = rebuilt(node, op, [visit(args[0]), graph.leaf(keeping_directions(index.attr.expr))])  # type: ignore[union-attr]
             # y[i] of a vector is a number, a copy: its tangent y_dot[i] is a view, which a
             # later y_dot[i] = ... would change (views the primal reads are checked already)
             return graph.call("rt.frozen", read) if _selects_elements(index.attr.expr) else read  # type: ignore[union-attr]

@@ -23,7 +23,7 @@ from .names import names_in
 from .program import Program
 from .reverse import emit_reverse
 
-MODES = ("forward", "reverse", "vector")  # vector: forward mode for many directions in one pass
+MODES = ("forward", "reverse", "forward-vector", "reverse-vector")  # -vector: many directions in one pass
 
 
 @dataclass
@@ -62,7 +62,7 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
     outputs = returned(tree)
     activity = analyze(program, fn, frozenset(wrt), frozenset(range(len(outputs))))
     reserved = set().union(*(names_in(program.normal_form(f)) for f in program.sources()))
-    module = ModuleContext(reserved, program, _module_names(program), vector=mode == "vector")
+    module = ModuleContext(reserved, program, _module_names(program), vector=mode.endswith("-vector"))
     paths = _call_paths(program)
     functions: list[ast.FunctionDef] = []
     owners: dict[str, FunctionSource] = {}
@@ -74,7 +74,7 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
         ctx = FunctionContext(module, source, act, program.normal_form(source))
         if entry:
             entry_ctx.append(ctx)
-        if mode in ("forward", "vector"):
+        if mode.startswith("forward"):
             tangent_params = ordered_wrt if entry else [p for p in params_of(ctx.tree) if p in act.active_params]
             functions.append(emit_forward(ctx, role_names["jvp"], tangent_params, entry))
         else:
@@ -83,7 +83,7 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
         for name in role_names.values():
             owners[name] = source
 
-    roles = ("jvp",) if mode in ("forward", "vector") else ("forward", "backward")
+    roles = ("jvp",) if mode.startswith("forward") else ("forward", "backward")
     suffix = {"jvp": "jvp", "forward": "forward", "backward": "backward"}
     entry_names = {r: module.function_name(("entry", r), f"{fn.name}_{suffix[r]}") for r in roles}
     emit(fn, activity, entry_names, entry=True)
@@ -139,7 +139,8 @@ def _call_paths(program: Program) -> dict[object, tuple[str, ...]]:
 _DESCRIPTION = {
     "forward": "Forward-mode derivative",
     "reverse": "Reverse-mode derivative",
-    "vector": "Vector forward-mode derivative (tangents carry a trailing axis of directions)",
+    "forward-vector": "Vector forward-mode derivative (tangents carry a trailing axis of directions)",
+    "reverse-vector": "Vector reverse-mode derivative (adjoints carry a trailing axis of directions)",
 }
 
 

@@ -33,7 +33,7 @@ INFO_NAME = "S2S_MODULE"
 class ModuleInfo:
     """How to call a generated module."""
 
-    mode: str  # "forward", "reverse" or "vector" (forward, with a trailing axis of directions)
+    mode: str  # "forward" or "reverse", each maybe "-vector" (a trailing axis of directions)
     wrt: tuple[str, ...]
     entry: dict[str, str]  # role ("jvp", or "forward" and "backward") -> function name
     outputs: int  # how many values the differentiated function returns
@@ -75,7 +75,7 @@ class ModuleInfo:
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed {INFO_NAME}: {exc}") from None
-        if info.mode not in ("forward", "reverse", "vector") or not set(info.entry.values()) <= set(info.bindings):
+        if info.mode not in ("forward", "reverse", "forward-vector", "reverse-vector") or not set(info.entry.values()) <= set(info.bindings):
             raise ValueError(f"malformed {INFO_NAME}")
         return info
 

@@ -557,7 +557,7 @@ class ReverseEmitter:
             backward_body.insert(0, ast.Assign([ast.Tuple([store(s) for s in saved], ast.Store())], name(saved_param)))
         forward_body.append(ast.Return(ast.Tuple([self.ctx.respell(o) for o in outputs] + [ast.Tuple([name(n) for n in saved], ast.Load())], ast.Load())))  # type: ignore[misc]
         forward = function_def(self.forward_name, self.params, forward_body)
-        backward_fn = function_def(self.backward_name, [saved_param] + out_params, backward_body)
+        backward_fn = function_def(self.backward_name, [saved_param] + out_params + ([backward.directions] if backward.vector else []), backward_body)
         return [forward, backward_fn]
 
 

@@ -71,7 +71,7 @@ def test_the_seed_jacobian_is_one_vectorized_pass(mod):
     d = 2.5 * mod.f(0.7)
     jacobian = g.derivative(d, 0.3)
     np.testing.assert_allclose(jacobian, differentiate(mod.rs, wrt="d", mode="reverse").derivative(d, 0.3), rtol=1e-12, atol=1e-14)
-    source = g.source("vector")
+    source = g.source("forward-vector")
     assert "def rs_jvp(d, xs, d_dot, directions):" in source
     assert "sum1_dot = sum_directions(lift(d0) * d_dot)" in source
     assert "out_dot = d_dot - sum1_dot * lift(d0) / sum2" in source

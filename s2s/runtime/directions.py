@@ -24,6 +24,8 @@ __all__ = [
     "owned_directions_like",
     "sum_directions",
     "mean_directions",
+    "unbroadcast_directions",
+    "sum_to_shape_directions",
     "matmul_directions",
     "getitem_directions",
     "each_direction",
@@ -86,6 +88,36 @@ def mean_directions(a: Any, axis: Any = None, dtype: Any = None, out: Any = None
     return np.mean(a, axis=_axes(a.ndim - 1, axis), dtype=dtype, keepdims=keepdims, **rest)
 
 
+def sum_to_shape_directions(g: Any, target: tuple[int, ...]) -> Any:
+    """``sum_to_shape`` for each direction: summed over the axes that
+    broadcasting added or stretched, broadcast where smaller, the last axis
+    (the directions) kept."""
+    g = np.asarray(g)
+    target = tuple(target)
+    if g.ndim == 0:  # a zero the same for every direction
+        g = g.reshape((1,))
+    if g.shape[:-1] == target:
+        return g
+    lead = g.ndim - 1 - len(target)
+    if lead > 0:
+        g = np.add.reduce(g, axis=tuple(range(lead)))
+    elif lead < 0:
+        g = g.reshape((1,) * -lead + g.shape)
+    stretched = tuple(i for i, (n, m) in enumerate(zip(g.shape[:-1], target)) if m == 1 and n != 1)
+    if stretched:
+        g = np.add.reduce(g, axis=stretched, keepdims=True)
+    if g.shape[:-1] != target:
+        out = np.empty(target + g.shape[-1:], dtype=np.result_type(g, 1.0))
+        out[...] = g
+        g = out
+    return g
+
+
+def unbroadcast_directions(g: Any, like: Any) -> Any:
+    """``sum_to_shape_directions`` to the shape of ``like``."""
+    return sum_to_shape_directions(g, _shape(like))
+
+
 _LEFT = {(1, 1): "iz,i->z", (1, 2): "iz,ij->jz", (2, 1): "ijz,j->iz"}
 _RIGHT = {(1, 1): "i,iz->z", (1, 2): "i,ijz->jz", (2, 1): "ij,jz->iz"}
 
@@ -131,6 +163,15 @@ def each_direction(function: Callable, tangent_at: tuple, directions: int, *args
         positional = [_direction(v, j) if i in tangent_at else v for i, v in enumerate(args)]
         keywords = {k: _direction(v, j) if k in tangent_at else v for k, v in kwargs.items()}
         results.append(function(*positional, **keywords))
+    return _stacked(results)
+
+
+def _stacked(results: list) -> Any:
+    """Per-direction results side by side; lists (of derivatives of list
+    elements) element by element."""
+    first = results[0]
+    if isinstance(first, (list, tuple)):
+        return type(first)(_stacked([r[i] for r in results]) for i in range(len(first)))
     return np.stack(results, axis=-1)
 
 
