@@ -133,3 +133,25 @@ def test_indexing_and_zero_tangents():
     assert rt.each_direction(np.reshape, (0,), 4, t, (-1,)).shape == (6, 4)
     assert rt.each_direction(np.reshape, (0,), 4, 0.0, (1,)).shape == (1, 4)  # a bare zero tangent
     assert rt.zeros_directions_like(np.ones((2, 3), np.float32), 4).dtype == np.float32
+
+
+def test_the_seed_jacobian_in_reverse_is_one_vectorized_backward_sweep(mod):
+    g = differentiate(mod.rs, wrt="d", mode="reverse")
+    d = 2.5 * mod.f(0.7)
+    np.testing.assert_allclose(g.derivative(d, 0.3), differentiate(mod.rs, wrt="d", mode="forward").derivative(d, 0.3), rtol=1e-12, atol=1e-14)
+    source = g.source("reverse-vector")
+    assert "def rs_backward(saved, out_bar, directions):" in source
+    assert "each_direction" not in source
+
+
+@pytest.mark.parametrize("primal, target", [((2, 3), (3,)), ((2, 3), (2, 1)), ((2, 3), ()), ((3,), (2, 3)), ((1, 3), (2, 3)), ((2, 3), (1, 1))])
+def test_adjoints_are_summed_to_a_shape_per_direction(primal, target):
+    g = np.random.default_rng(2).standard_normal(primal + (4,))
+    expected = np.stack([np.broadcast_to(_sum_to_shape(g[..., j], target), target) for j in range(4)], axis=-1)
+    np.testing.assert_allclose(rt.sum_to_shape_directions(g, target), expected, rtol=1e-13)
+
+
+def _sum_to_shape(g, target):
+    from s2s.runtime import sum_to_shape
+
+    return sum_to_shape(g, target)
