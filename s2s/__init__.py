@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 from .api import Differentiated, differentiate  # noqa: E402
 from .check import CheckReport, DerivativeMismatch, check  # noqa: E402
+from .custom import derivative_rule  # noqa: E402
 from .errors import S2SError, S2SWarning  # noqa: E402
 from .verbs import grad, jacobian, jvp, value_and_grad, vjp  # noqa: E402
 
@@ -27,6 +28,7 @@ __all__ = [
     "S2SError",
     "S2SWarning",
     "check",
+    "derivative_rule",
     "differentiate",
     "grad",
     "jacobian",

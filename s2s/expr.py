@@ -398,6 +398,10 @@ class Printer:
 
     def function_ref(self, op: str) -> ast.expr:
         prefix, _, path = op.partition(".")
+        if prefix == "custom":  # a function with a user's rule, as the user spells it
+            from .rules.user import spelling_of
+
+            return spelling_of(op)
         if prefix == "rt":
             return ast.Name(self.helper_names.get(path, path), ast.Load())
         if prefix == "builtins":

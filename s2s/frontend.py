@@ -97,6 +97,15 @@ class ModuleRef:
 
 
 @dataclass(frozen=True)
+class RuleRef:
+    """A callable with a derivative rule registered by ``s2s.derivative_rule``:
+    called as it is, differentiated by its rule."""
+
+    name: str
+    rule: str  # the rule's name
+
+
+@dataclass(frozen=True)
 class OpaqueRef:
     """A callable s2s cannot read (compiled code, classes, other libraries)."""
 
@@ -109,7 +118,7 @@ class UnboundRef:
 
 
 Ref = (
-    NumpyRef | MathRef | BuiltinRef | LocalRef | DataRef | FunctionRef | ModuleRef | OpaqueRef | UnboundRef
+    NumpyRef | MathRef | BuiltinRef | LocalRef | DataRef | FunctionRef | ModuleRef | RuleRef | OpaqueRef | UnboundRef
 )
 
 
@@ -208,6 +217,12 @@ def classify_value(value: Any, name: str, where: str) -> Ref:
     wrapped = getattr(value, "__s2s_primal__", None)
     if wrapped is not None:  # a function already decorated with @differentiate
         value = wrapped
+    if callable(value):
+        from .custom import find
+
+        rule = find(value)
+        if rule is not None:
+            return RuleRef(name, rule.name)
     if isinstance(value, types.FunctionType):
         if value.__name__ == "<lambda>":
             return OpaqueRef(f"lambda {name}")

@@ -25,9 +25,11 @@ from .frontend import (
     NumpyRef,
     OpaqueRef,
     Ref,
+    RuleRef,
     UnboundRef,
     numpy_object,
 )
+from .rules.user import custom_op
 from .names import NameAllocator, names_in
 from .rules import lookup
 from .rules.core import elementwise_shape
@@ -368,7 +370,7 @@ class ExpressionLowering:
             ref = self.scope.resolve(func.id)
             if isinstance(ref, UnboundRef):
                 raise self.fn.error(func, f"name {func.id!r} is not defined", "define it before the derivative is first computed")
-            return _resolved(ref)
+            return _resolved(ref, func)
         if isinstance(func, ast.Attribute):
             module = self.module_ref(func.value)
             if module is None:
@@ -376,7 +378,7 @@ class ExpressionLowering:
             ref = self.scope.resolve_attr(module, func.attr)
             if isinstance(ref, UnboundRef):
                 raise self.fn.error(func, f"{ref.name} does not exist")
-            return _resolved(ref) if ref is not None else Resolved("opaque")
+            return _resolved(ref, func) if ref is not None else Resolved("opaque")
         return Resolved("opaque")
 
     def check_name(self, e: ast.Name) -> None:
@@ -389,9 +391,11 @@ class ExpressionLowering:
                 self.check_name(node)
 
 
-def _resolved(ref: Ref) -> Resolved:
+def _resolved(ref: Ref, func: ast.expr | None = None) -> Resolved:
     if isinstance(ref, FunctionRef):
         return Resolved("callee", ref=ref)
+    if isinstance(ref, RuleRef) and func is not None:  # called as the user spells it, differentiated by its rule
+        return Resolved("op", op=custom_op(ast.unparse(func), ref.rule))
     if isinstance(ref, (NumpyRef, MathRef, BuiltinRef)):
         return Resolved("op", op=_op_key(ref))
     if isinstance(ref, (LocalRef, DataRef, OpaqueRef, ModuleRef)):

@@ -45,6 +45,10 @@ RULES: MappingProxyType[str, Rule] = MappingProxyType(
 
 
 def lookup(op: str) -> Rule | None:
+    if op.startswith("custom."):
+        from .user import rule_for
+
+        return rule_for(op)
     return RULES.get(op)
 
 
