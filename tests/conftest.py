@@ -72,6 +72,13 @@ def pytest_unconfigure(config):
     shutil.rmtree(getattr(config, "_s2s_cache", ""), ignore_errors=True)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The number of random programs tried, when their properties ran."""
+    module = sys.modules.get("test_random_programs")
+    if module is not None and module.TRIED["programs"]:
+        terminalreporter.write_line(module.summary())
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite the expected outputs of golden tests")
 

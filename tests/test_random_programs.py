@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -690,17 +689,10 @@ def loaded(case: Case):
         sys.modules.pop(name, None)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report_programs_tried(request):
-    """Print how many programs the properties tried (for the long run)."""
-    yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    message = (f"random programs: {TRIED['programs']} generated, {TRIED['checked']} checked "
-               f"({TRIED['programs'] - TRIED['checked']} rejected near kinks or out of range)")
-    if reporter is not None:
-        reporter.write_line(message)
-    else:  # pragma: no cover
-        print(message, file=sys.stderr)
+def summary() -> str:
+    """How many programs the properties tried (printed at the end of the run)."""
+    return (f"random programs: {TRIED['programs']} generated, {TRIED['checked']} checked "
+            f"({TRIED['programs'] - TRIED['checked']} rejected near kinks or out of range)")
 
 
 # --------------------------------------------------------------------------
