@@ -19,7 +19,7 @@ from .api import Differentiated, differentiate  # noqa: E402
 from .check import CheckReport, DerivativeMismatch, check  # noqa: E402
 from .custom import derivative_rule  # noqa: E402
 from .errors import S2SError, S2SWarning  # noqa: E402
-from .verbs import grad, jacobian, jvp, value_and_grad, vjp  # noqa: E402
+from .verbs import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp  # noqa: E402
 
 __all__ = [
     "CheckReport",
@@ -31,6 +31,8 @@ __all__ = [
     "derivative_rule",
     "differentiate",
     "grad",
+    "hessian",
+    "hvp",
     "jacobian",
     "jvp",
     "value_and_grad",

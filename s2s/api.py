@@ -13,6 +13,7 @@ Shape convention (JAX's ``jacobian``): the derivative of an output of shape
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
@@ -101,6 +102,7 @@ class Differentiated:
         self._plans: dict[object, _Plan] = {}
         self._output_sizes: dict[tuple, int] = {}
         self._last_mode: str | None = None
+        self._second_order: Differentiated | None = None
 
     # calling -----------------------------------------------------------------
 
@@ -193,6 +195,69 @@ class Differentiated:
             self._annotate(exc)
             raise
         return out, plan.arrange([_scalar_if_0d(b) for b in bars])
+
+    def hessian(self, *args: Any, **kwargs: Any) -> Any:
+        """The Hessian of a scalar output w.r.t. ``wrt``: shape ``A + A`` (for
+        several ``wrt``, a tuple of rows of blocks ``H[i][j]`` of shape
+        ``A_i + A_j``). Forward mode over the reverse-mode gradient code: one
+        vectorized pass over the gradient's code."""
+        return self._in_wrt_order(self.second_order().derivative(*args, **kwargs))
+
+    def hvp(self, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+        """``(gradient, H @ tangents)`` at ``primals``: the Hessian-vector
+        product in one forward pass over the reverse-mode gradient code,
+        without forming the Hessian (a tuple per ``wrt`` argument for several)."""
+        gradient, product = self.second_order().jvp(primals, tangents)
+        return self._in_wrt_order(gradient), self._in_wrt_order(product)
+
+    def _in_wrt_order(self, per_gradient: Any) -> Any:
+        """The gradient code returns one result per ``wrt`` in parameter
+        order: put them in the user's order."""
+        return tuple(per_gradient[i] for i in self._user_order) if len(self.wrt) > 1 else per_gradient
+
+    def second_order(self) -> "Differentiated":
+        """The gradient of this function, as code s2s generated (reverse
+        mode), itself differentiated w.r.t. ``wrt``: its ``derivative`` is
+        the Hessian, its ``jvp`` the Hessian-vector product."""
+        with self._lock:
+            if self._second_order is None:
+                self._second_order = Differentiated(self._gradient_function(), self.wrt, "forward", cache=self._cache_wanted, cache_dir=self._cache_dir)
+        return self._second_order
+
+    def _gradient_function(self) -> Callable:
+        """``gradient(*params)``: the reverse-mode module's forward sweep and
+        one backward sweep with the cotangent 1, compiled from source (with
+        the module) so that s2s can read and differentiate it."""
+        loaded = self._load("reverse")
+        info = loaded.info
+        fn = self.__wrapped__
+        if info.tuple_output:
+            raise S2SError(f"a Hessian needs a function with one scalar output; {fn.__qualname__} returns a tuple", **_where(fn))
+        if ".pop()" in loaded.code:
+            raise S2SError(
+                f"s2s cannot yet compute second derivatives of {fn.__qualname__}: its reverse-mode code keeps a tape (for its loops or branches), which forward mode does not differentiate yet",
+                **_where(fn),
+                hint="for now, take differences of grad() along a direction, or differentiate a version without loops and branches",
+            )
+        name = f"{fn.__name__}_gradient"
+        while name in info.bindings or f"def {name}(" in loaded.code:
+            name += "_"
+        seed = "unit_cotangent"
+        while seed in loaded.code:
+            seed += "_"
+        params = ", ".join(self.params)
+        suffix = "_" * sum(p.startswith("gradient") for p in self.params)  # no parameter's name
+        results = ", ".join(f"gradient{i}{suffix}" for i in range(len(self.wrt)))  # one per wrt, in parameter order
+        text = loaded.code + (
+            f"\n\nfrom s2s.runtime import unit_cotangent as {seed}\n\n\n"
+            f"def {name}({params}):\n"
+            f"    out, saved = {info.entry['forward']}({params})\n"
+            f"    {results} = {info.entry['backward']}(saved, {seed}(out))\n"
+            f"    return {results}\n"
+        )
+        info = dataclasses.replace(info, bindings={**info.bindings, name: ()})
+        owners = {**loaded.owners, name: fn}
+        return load_module(text, f"<s2s gradient of {fn.__qualname__}>", info, owners)[name]
 
     def _fixed_plan(self, values: tuple, mode: str) -> "_Plan":
         """The plan of a given mode for these argument shapes (for ``jvp``,

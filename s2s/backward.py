@@ -56,17 +56,19 @@ class BackwardEmitter:
     def bar(self, var: str) -> str:
         return self.rev.bar(var)
 
-    def finish(self, graph: Graph, node: Node) -> Node:
+    def finish(self, graph: Graph, node: Node, primal: frozenset[Node] = frozenset()) -> Node:
         """An adjoint expression as this mode writes it: for one cotangent,
-        or in vector mode for each of ``directions`` at once."""
+        or in vector mode for each of ``directions`` at once (``primal``:
+        nodes that are values of the primal code)."""
         if not self.vector:
             return node
         adjoints = set(self.rev.bars.values()) | self.adjoint_temps
-        return vectorize(graph, node, graph.var(self.directions, frozenset()), adjoints.__contains__, self.ctx.printer.function_ref)
+        return vectorize(graph, node, graph.var(self.directions, frozenset()), adjoints.__contains__, self.ctx.printer.function_ref, primal)
 
     def scheduled(self, graph: Graph, roots: list[tuple[str, Node]], names: dict[Node, str] | None = None) -> list[ast.stmt]:
         """Assignments computing ``roots`` (adjoint expressions)."""
-        finished = [(target, self.finish(graph, node)) for target, node in roots]
+        primal = frozenset(names) if names else frozenset()
+        finished = [(target, self.finish(graph, node, primal)) for target, node in roots]
         return schedule(finished, self.ctx.printer, self.ctx.temp, names=names).statements
 
     def index(self, index: ast.expr) -> ast.expr:

@@ -71,14 +71,22 @@ def _elementwise(op: str) -> bool:
     return rule is not None and rule.kind == "elementwise" and op.startswith("np.")
 
 
-def vectorize(graph: Graph, tangent: Node, directions: Node, is_tangent: Callable[[str], bool], ref: Callable[[str], ast.expr]) -> Node:
+def vectorize(
+    graph: Graph,
+    tangent: Node,
+    directions: Node,
+    is_tangent: Callable[[str], bool],
+    ref: Callable[[str], ast.expr],
+    primal: frozenset[Node] = frozenset(),
+) -> Node:
     """``tangent`` (an expression for one direction) for ``k`` directions.
 
     ``is_tangent(name)`` tells the variables that hold tangents;
     ``directions`` is the node of ``k``; ``ref(op)`` spells a function for
-    ``each_direction``.
+    ``each_direction``; nodes of ``primal`` are values of the primal code
+    (which may itself be generated code making zeros with ``zeros_like``).
     """
-    carries: dict[int, bool] = {}
+    carries: dict[int, bool] = {node.uid: False for node in primal}
     memo: dict[int, Node] = {}
 
     def carries_directions(node: Node) -> bool:
@@ -109,8 +117,9 @@ def vectorize(graph: Graph, tangent: Node, directions: Node, is_tangent: Callabl
 
     def rewrite(node: Node) -> Node:
         op, args = node.op, list(node.args)
-        if op in _MADE:
-            return rebuilt(node, _MADE[op], [visit(a) for a in args] + [directions])
+        if op in _MADE:  # the first argument of broadcast_like and owned_like is a tangent, the rest are values
+            tangent_args = [visit(args[0])] if op != "rt.zeros_like" else [args[0]]
+            return rebuilt(node, _MADE[op], tangent_args + args[len(tangent_args) :] + [directions])
         if op == "rt.zeros_like_list":
             return each(node)
         if op == "ifexp":  # the condition is a number

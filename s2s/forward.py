@@ -88,13 +88,15 @@ class ForwardEmitter:
         extra = [self.directions] if self.vector else []
         return function_def(self.fname, params + [self.dots[p] for p in self.tangent_params] + extra, body)
 
-    def finish(self, graph: Graph, tangent: Node) -> Node:
+    def finish(self, graph: Graph, tangent: Node, primal: Node | None = None) -> Node:
         """A tangent expression as this mode writes it: for one direction,
-        or in vector mode for each of ``directions`` at once."""
+        or in vector mode for each of ``directions`` at once (``primal``: the
+        value it is the tangent of)."""
         if not self.vector:
             return tangent
         tangent_names = set(self.dots.values())
-        return vectorize(graph, tangent, graph.var(self.directions, frozenset()), tangent_names.__contains__, self.ctx.printer.function_ref)
+        values = frozenset(primal.walk()) if primal is not None else frozenset()
+        return vectorize(graph, tangent, graph.var(self.directions, frozenset()), tangent_names.__contains__, self.ctx.printer.function_ref, values)
 
     # blocks and paths ---------------------------------------------------------
 
@@ -235,13 +237,13 @@ class ForwardEmitter:
         self.ctx.shapes.assign(target, root.shape)
         self.state.defined.add(target)
         if tan is None:  # varied, yet structurally constant here
-            out = self.ordered(graph, target, root, self.finish(graph, self.zero_value(graph, target, root)))
+            out = self.ordered(graph, target, root, self.finish(graph, self.zero_value(graph, target, root), root))
             self.state.shapes[target] = self.ctx.shapes(target)
             self.state.owned.add(target)
             return out
         site = site_of(graph, root) if not root.is_leaf else None
         exact_tangent = (site is not None and site.rule.kind != "elementwise") or (tan.shape is not None and tan.shape == root.shape)
-        out = self.ordered(graph, target, root, self.finish(graph, tan))
+        out = self.ordered(graph, target, root, self.finish(graph, tan, root))
         self.state.shapes[target] = self.ctx.shapes(target) if exact_tangent else tan.shape
         (self.state.owned.add if _fresh(tan) else self.state.owned.discard)(target)
         return out

@@ -97,6 +97,14 @@ class ModuleRef:
 
 
 @dataclass(frozen=True)
+class RuntimeRef:
+    """A helper of s2s's generated code (``s2s.runtime``), met when generated
+    code is differentiated again."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class RuleRef:
     """A callable with a derivative rule registered by ``s2s.derivative_rule``:
     called as it is, differentiated by its rule."""
@@ -118,7 +126,7 @@ class UnboundRef:
 
 
 Ref = (
-    NumpyRef | MathRef | BuiltinRef | LocalRef | DataRef | FunctionRef | ModuleRef | RuleRef | OpaqueRef | UnboundRef
+    NumpyRef | MathRef | BuiltinRef | LocalRef | DataRef | FunctionRef | ModuleRef | RuntimeRef | RuleRef | OpaqueRef | UnboundRef
 )
 
 
@@ -205,6 +213,13 @@ def _numpy_path_of_module(module: types.ModuleType) -> str | None:
     return None
 
 
+@functools.cache
+def _runtime_names() -> frozenset[str]:
+    from . import runtime
+
+    return frozenset(runtime.__all__)
+
+
 def classify_value(value: Any, name: str, where: str) -> Ref:
     """What a live global or closure value denotes for s2s."""
     if value is np:
@@ -217,6 +232,8 @@ def classify_value(value: Any, name: str, where: str) -> Ref:
     wrapped = getattr(value, "__s2s_primal__", None)
     if wrapped is not None:  # a function already decorated with @differentiate
         value = wrapped
+    if callable(value) and getattr(value, "__module__", "").startswith("s2s.runtime.") and getattr(value, "__name__", "") in _runtime_names():
+        return RuntimeRef(value.__name__)
     if callable(value):
         from .custom import find
 

@@ -26,6 +26,7 @@ from .frontend import (
     OpaqueRef,
     Ref,
     RuleRef,
+    RuntimeRef,
     UnboundRef,
     numpy_object,
 )
@@ -396,7 +397,7 @@ def _resolved(ref: Ref, func: ast.expr | None = None) -> Resolved:
         return Resolved("callee", ref=ref)
     if isinstance(ref, RuleRef) and func is not None:  # called as the user spells it, differentiated by its rule
         return Resolved("op", op=custom_op(ast.unparse(func), ref.rule))
-    if isinstance(ref, (NumpyRef, MathRef, BuiltinRef)):
+    if isinstance(ref, (NumpyRef, MathRef, BuiltinRef, RuntimeRef)):
         return Resolved("op", op=_op_key(ref))
     if isinstance(ref, (LocalRef, DataRef, OpaqueRef, ModuleRef)):
         return Resolved("opaque", ref=ref)
@@ -410,6 +411,8 @@ def _op_key(ref: Ref) -> str:
         return f"math.{ref.path}"
     if isinstance(ref, BuiltinRef):
         return f"builtins.{ref.name}"
+    if isinstance(ref, RuntimeRef):
+        return f"rt.{ref.name}"
     raise AssertionError(ref)
 
 

@@ -1,12 +1,13 @@
 """The standard derivative verbs as functions of a function.
 
-``grad(f)`` and ``jacobian(f)`` return functions, as JAX's do; ``jvp`` and
-``vjp`` take the point and the direction and return the value with the
-product. Each is a thin layer over ``differentiate``: the generated code is
+``grad(f)``, ``jacobian(f)`` and ``hessian(f)`` return functions, as JAX's
+do; ``jvp``, ``vjp`` and ``hvp`` take the point and the direction and return
+the value (the gradient, for ``hvp``) with the product. Each is a thin layer over ``differentiate``: the generated code is
 made once per (function, ``wrt``, mode) and reused by later calls.
 
 ``wrt`` names parameters as in ``differentiate``. Left out, it is the first
-parameter for ``grad``, ``value_and_grad`` and ``jacobian`` (JAX's
+parameter for ``grad``, ``value_and_grad``, ``jacobian``, ``hessian`` and
+``hvp`` (JAX's
 ``argnums=0``) and every parameter for ``jvp`` and ``vjp`` (JAX's
 tangents and cotangents for all primals).
 """
@@ -97,3 +98,32 @@ def vjp(f: Callable, primals: Sequence[Any], cotangent: Any, wrt: str | Sequence
     sweep; the product is a tuple over ``wrt`` (default: every parameter)
     when it names several."""
     return _differentiated(f, wrt, "reverse", "all").vjp(primals, cotangent)
+
+
+def hessian(f: Callable, wrt: str | Sequence[str] | None = None) -> Callable[..., Any]:
+    """The function computing the Hessian of ``f``, whose output must be a
+    number, w.r.t. ``wrt`` (default: the first parameter): forward mode over
+    the reverse-mode gradient code, shape ``A + A``.
+
+    >>> import numpy as np
+    >>> def energy(x):
+    ...     return np.sum(x ** 3) / 6
+    >>> hessian(energy)(np.array([1.0, 2.0]))
+    array([[1., 0.],
+           [0., 2.]])
+    """
+    d = _differentiated(f, wrt, "reverse", "first")
+
+    @functools.wraps(d.__wrapped__)
+    def hessian_of(*args: Any, **kwargs: Any) -> Any:
+        return d.hessian(*args, **kwargs)
+
+    return hessian_of
+
+
+def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], wrt: str | Sequence[str] | None = None) -> tuple[Any, Any]:
+    """``(gradient, H @ tangents)`` at ``primals``, without forming the
+    Hessian: one forward pass over the reverse-mode gradient code;
+    ``tangents`` has one entry per ``wrt`` argument (default: the first
+    parameter)."""
+    return _differentiated(f, wrt, "reverse", "first").hvp(primals, tangents)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..expr import SCALAR
 from ..runtime import core as runtime_core
-from .core import Family, Site, elementwise_shape, same_shape_as, unknown_shape
+from .core import Bar, Family, Site, elementwise_shape, same_shape_as, unknown_shape
 
 family = Family()
 
@@ -18,11 +18,28 @@ def _shape_of_second(site: Site):
     return site.node.args[1].shape
 
 
-family.helper("rt.unbroadcast", "g, like", shape=_shape_of_second)
-family.helper("rt.sum_to_shape", "g, shape")
-family.helper("rt.broadcast_like", "t, like", shape=_shape_of_second)
-family.helper("rt.owned_like", "t, like", shape=_shape_of_second)
-family.helper("rt.zeros_like", "x", shape=same_shape_as("x"))
+# Linear in their first argument: generated code differentiated again (a
+# Hessian is forward mode over reverse-mode code) goes through them.
+
+
+def _broadcast_back(param: str):
+    """The transpose of summing ``param`` to a shape: broadcasting back."""
+    return lambda site, g: [Bar(site.slot(param), site.call("rt.broadcast_like", g, site.arg(param)))]
+
+
+def _sum_back(param: str):
+    """The transpose of broadcasting ``param``: summing back to its shape."""
+    return lambda site, g: [Bar(site.slot(param), site.call("rt.unbroadcast", g, site.arg(param)))]
+
+
+family.linear("rt.unbroadcast", "g, like", vjp=_broadcast_back("g"), diff="g", shape=_shape_of_second)
+family.linear("rt.sum_to_shape", "g, shape", vjp=_broadcast_back("g"), diff="g")
+family.linear("rt.broadcast_like", "t, like", vjp=_sum_back("t"), diff="t", shape=_shape_of_second)
+family.linear("rt.owned_like", "t, like", vjp=_sum_back("t"), diff="t", shape=_shape_of_second)
+family.linear("rt.frozen", "x", vjp=lambda site, g: [Bar(site.slot("x"), g)], diff="x", shape=same_shape_as("x"))
+family.zero("rt.zeros_like", "x", shape=same_shape_as("x"))
+family.zero("rt.shape_of", "x")
+family.zero("rt.unit_cotangent", "out", shape=lambda site: SCALAR)
 family.helper("rt.reduced_size", "x, axis=None", shape=lambda site: SCALAR)
 family.helper("rt.xlogy", "x, y", shape=elementwise_shape)
 family.helper("rt.power_base_partial", "x, p", shape=elementwise_shape)
@@ -30,8 +47,6 @@ family.helper("rt.safe_divide", "a, b", shape=elementwise_shape)
 family.helper("rt.unpack_adjoint", "x, bars", shape=same_shape_as("x"))
 family.helper("rt.add_at", "bar, index, g", shape=unknown_shape)
 family.helper("rt.zeros_like_list", "items", shape=same_shape_as("items"))
-family.helper("rt.frozen", "x", shape=same_shape_as("x"))
-family.helper("rt.shape_of", "x")
 family.helper("rt.check_not_stale", "view, base, view_name, base_name")
 family.helper("rt.check_distinct_index", "index")
 family.helper("rt.add_lists", "a, b", shape=same_shape_as("a"))

@@ -18,6 +18,7 @@ __all__ = [
     "broadcast_like",
     "owned_like",
     "zeros_like",
+    "unit_cotangent",
     "xlogy",
     "power_base_partial",
     "safe_divide",
@@ -115,7 +116,10 @@ def sum_to_shape(g: Any, target: tuple[int, ...]) -> Any:
 
 
 def broadcast_like(t: Any, like: Any) -> Any:
-    """``t`` broadcast to the shape of ``like``, as a new array."""
+    """``t`` broadcast to the shape of ``like``, as a new array (element by
+    element for the tangent of a tuple or list)."""
+    if isinstance(like, (tuple, list)) and isinstance(t, (tuple, list)):
+        return type(t)(broadcast_like(a, b) for a, b in zip(t, like, strict=True))
     target = _shape(like)
     if _shape(t) == target:
         return t
@@ -169,9 +173,25 @@ def check_distinct_index(index: Any) -> None:
         )
 
 
-def zeros_like(x: Any) -> np.ndarray:
-    """A zero derivative for ``x``: its shape, a floating dtype."""
+def zeros_like(x: Any) -> Any:
+    """A zero derivative for ``x``: its shape, a floating dtype (a tuple of
+    them for a tuple, as a callee's saved values are)."""
+    if isinstance(x, tuple):
+        return tuple(zeros_like(v) for v in x)
     return np.zeros(_shape(x), dtype=_float_dtype(x))
+
+
+def unit_cotangent(out: Any) -> Any:
+    """The cotangent 1 of a scalar output (its dtype), which makes a
+    backward sweep compute the gradient; refused for any other output."""
+    if np.ndim(out) != 0 or isinstance(out, (tuple, list)):
+        from ..errors import S2SError
+
+        raise S2SError(
+            f"a gradient (for a Hessian) needs one scalar output; the function returns an array of shape {np.shape(out)}",
+            hint="differentiate a scalar such as np.sum(...) of the output, or use jacobian()",
+        )
+    return _float_dtype(out).type(1)
 
 
 def power_base_partial(x: Any, p: Any) -> Any:
@@ -351,7 +371,7 @@ def unpack_adjoint(x: Any, bars: tuple) -> Any:
     """Adjoint of ``a, b, ... = x`` for an array ``x`` unpacked along its
     first axis: the cotangents of the parts, stacked (zeros where a part
     carries none)."""
-    out = zeros_like(x)
+    out = np.zeros(_shape(x), dtype=_float_dtype(x))  # an array also for a tuple x
     for i, bar in enumerate(bars):
         if bar is not None:
             out[i] = bar

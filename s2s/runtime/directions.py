@@ -40,13 +40,18 @@ def lift(x: Any) -> Any:
     return x[..., None] if type(x) is np.ndarray else x
 
 
-def zeros_directions_like(x: Any, directions: int) -> np.ndarray:
-    """A zero tangent of ``x`` for each direction."""
+def zeros_directions_like(x: Any, directions: int) -> Any:
+    """A zero tangent of ``x`` for each direction (a tuple of them for a tuple)."""
+    if isinstance(x, tuple):
+        return tuple(zeros_directions_like(v, directions) for v in x)
     return np.zeros(_shape(x) + (directions,), dtype=_float_dtype(x))
 
 
 def broadcast_directions_like(t: Any, like: Any, directions: int) -> Any:
-    """The tangent ``t`` broadcast to ``like``'s shape, for each direction."""
+    """The tangent ``t`` broadcast to ``like``'s shape, for each direction
+    (element by element for the tangent of a tuple or list)."""
+    if isinstance(like, (tuple, list)) and isinstance(t, (tuple, list)):
+        return type(t)(broadcast_directions_like(a, b, directions) for a, b in zip(t, like, strict=True))
     target = _shape(like) + (directions,)
     if _shape(t) == target:
         return t
