@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s2s import S2SError, check, differentiate
+from s2s import check, differentiate
 
 SOURCE = """
 import numpy as np
