@@ -3,7 +3,9 @@
 directions) against n single-direction passes (``jvp``), vector reverse
 mode (one forward sweep, one backward sweep carrying all n cotangents)
 against n ``vjp`` calls, and a central finite-difference Jacobian (2n
-primal calls).
+primal calls). Then the Hessian of ``rs_scalar = sum(rs ** 2)`` w.r.t. ``d``
+(forward mode over the reverse-mode gradient code, one vectorized pass)
+against n Hessian-vector products and central differences of the gradient.
 
 Each time is the median over rounds in one process; the ratios are ratios
 of those medians.
@@ -31,6 +33,10 @@ def f(m):
 def rs(d, xs):
     d0 = f(xs)
     return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
+
+
+def rs_scalar(d, xs):
+    return np.sum(rs(d, xs) ** 2)
 
 
 def median_seconds(fn, rounds: int) -> float:
@@ -69,6 +75,30 @@ def main(sizes: list[int]) -> None:
         t = {label: median_seconds(fn, rounds) for label, fn in candidates.items()}
         cells = " ".join(f"{t[k] * 1e3:9.3f}ms" for k in candidates)
         print(f"{n:>6} {cells}   {t['n x jvp'] / t['fwd vector']:6.1f}x {t['n x vjp'] / t['rev vector']:6.1f}x {t['fin. diff'] / t['fwd vector']:6.1f}x")
+
+    hessians(sizes)
+
+
+def hessians(sizes: list[int]) -> None:
+    global x
+    g = differentiate(rs_scalar, wrt="d")
+    print(f"\nHessian of rs_scalar w.r.t. d\n{'n':>6} {'hessian':>11} {'n x hvp':>11} {'fd of grad':>11}   n x hvp / hessian, fd of grad / hessian")
+    for n in sizes:
+        x = np.linspace(-10.0, 10.0, n)
+        d = 2.5 * f(0.7) + 0.01 * np.random.default_rng(0).standard_normal(n)
+        basis = np.eye(n)
+        candidates = {
+            "hessian": lambda: g.hessian(d, 0.3),
+            "n x hvp": lambda: np.stack([g.hvp((d, 0.3), (basis[j],))[1] for j in range(n)], axis=-1),
+            "fd of grad": lambda: finite_difference(lambda d_: g.grad(d_, 0.3), (d,), 0),
+        }
+        reference = candidates["hessian"]()
+        for label, fn in candidates.items():
+            assert np.allclose(fn(), reference, atol=1e-5 * max(1.0, np.abs(reference).max())), label
+        rounds = 7 if n <= 100 else 3
+        t = {label: median_seconds(fn, rounds) for label, fn in candidates.items()}
+        cells = " ".join(f"{t[k] * 1e3:9.3f}ms" for k in candidates)
+        print(f"{n:>6} {cells}   {t['n x hvp'] / t['hessian']:6.1f}x {t['fd of grad'] / t['hessian']:6.1f}x")
 
 
 if __name__ == "__main__":
