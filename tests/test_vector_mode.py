@@ -155,3 +155,13 @@ def _sum_to_shape(g, target):
     from s2s.runtime import sum_to_shape
 
     return sum_to_shape(g, target)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_the_seed_jacobian_wrt_data_and_position_in_one_pass(mod, mode):
+    d = 2.5 * mod.f(0.7)
+    check(mod.rs, d, 0.3, wrt=("d", "xs"), modes=(mode,))
+    jd, jxs = differentiate(mod.rs, wrt=("d", "xs"), mode=mode).derivative(d, 0.3)
+    assert jd.shape == (21, 21) and jxs.shape == (21,)
+    vector = "forward-vector" if mode == "forward" else "reverse-vector"
+    assert "directions" in differentiate(mod.rs, wrt=("d", "xs"), mode=mode).source(vector)
