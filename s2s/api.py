@@ -452,7 +452,8 @@ class _Plan:
 
 
 class _ForwardPlan(_Plan):
-    """One tangent pass per input direction (one pass for a scalar ``wrt``)."""
+    """The one-direction tangent code: ``jvp``, and the derivative w.r.t. a
+    single input element (more elements take ``_VectorPlan``'s one pass)."""
 
     mode = "forward"
 
