@@ -40,3 +40,10 @@ def test_mlp_training():
     assert "(mode reverse)" in out
     losses = [float(v) for v in re.findall(r"loss ([\d.]+)\n", out)]
     assert losses[-1] < 0.1 * losses[0]  # training works
+
+
+def test_newton_rosenbrock():
+    out = run_example("newton_rosenbrock.py")
+    assert float(re.search(r"max \|s2s - finite difference of the gradient\| = (\S+)", out).group(1)) < 1e-5
+    assert float(re.search(r"max \|hvp - H u\| = (\S+)", out).group(1)) < 1e-10
+    assert float(re.search(r"f = (\S+), x =", out).group(1)) < 1e-20  # the minimum at (1, ..., 1)

@@ -23,6 +23,7 @@ MODULES = [
     ("heat_equation.py", "simulate", "nu", "forward"),
     ("heat_equation.py", "misfit", "u0", "reverse"),
     ("mlp_training.py", "loss", "W1,b1,W2,b2", "reverse"),
+    ("newton_rosenbrock.py", "rosenbrock", "x", "reverse"),
 ]
 
 
