@@ -163,7 +163,7 @@ def _builtin_choice(compare: str):
             (sv, v), = slots
             t = tangents.get(sv)
             return None if t is None else site.call("rt.choice_tangent", t, v, site.node, site.G.const(0))
-        (sa, a), (sb, b) = slots
+        (sa, a), (sb, b) = _pair(site)
         ta, tb = tangents.get(sa), tangents.get(sb)
         if ta is None and tb is None:
             return None
@@ -175,7 +175,7 @@ def _builtin_choice(compare: str):
         if len(slots) == 1:
             (sv, v), = slots
             return [Bar(sv, site.call("rt.choice_adjoint", g, v, site.node, site.G.const(0)))]
-        (sa, _), (sb, _) = slots
+        (sa, _), (sb, _) = _pair(site)
         zero = site.G.const(0.0)
         cond = condition(site)
         return [Bar(sa, site.G.op("ifexp", (cond, g, zero))), Bar(sb, site.G.op("ifexp", (cond, zero, g)))]
@@ -183,11 +183,18 @@ def _builtin_choice(compare: str):
     return jvp, vjp
 
 
-def _two(site: Site) -> tuple[Node, Node]:
+def _pair(site: Site) -> list:
+    """The two (slot, node) arguments of ``max(a, b)``; a ``RuleError`` for
+    any other number (``max(a, b, c)``)."""
     slots = site.slots(["args"])
     if len(slots) != 2:
-        raise RuleError(f"{site.rule.name} is differentiated with exactly two arguments; use np.max/np.min for arrays")
-    return slots[0][1], slots[1][1]
+        raise RuleError(f"{site.rule.name} is differentiated with one array or exactly two arguments; nest it, max(a, max(b, c)), or use np.max/np.min for arrays")
+    return slots
+
+
+def _two(site: Site) -> tuple[Node, Node]:
+    (_, a), (_, b) = _pair(site)
+    return a, b
 
 
 def _scalar_union(site: Site):
