@@ -63,6 +63,8 @@ class Activity:
     varied_outputs: frozenset[int] = frozenset()
     active_params: frozenset[str] = frozenset()
     calls: dict[int, CallActivity] = field(default_factory=dict)
+    # statements with no derivative rule: an error at the user's line if their derivative is needed
+    poisoned: dict[int, NotDifferentiable] = field(default_factory=dict)
 
     @property
     def active_outputs(self) -> frozenset[int]:
@@ -146,7 +148,6 @@ class Analyzer:
     def _analyze(self, fn: FunctionSource, varied_params: frozenset[str], useful_outputs: frozenset[int]) -> Activity:
         tree = self.program.normal_form(fn)
         act = Activity(fn, tree, varied_params, useful_outputs)
-        self.poisoned: dict[int, NotDifferentiable] = {}
         body, final = tree.body[:-1], tree.body[-1]
         varied = self._varied_block(act, body, frozenset(varied_params))
         act.varied_in[id(final)] = varied
@@ -191,7 +192,7 @@ class Analyzer:
         try:
             outs = self._varied_targets(stmt, get_anno(stmt.value, "callee"), varied, len(targets))
         except NotDifferentiable as exc:
-            self.poisoned[id(stmt)] = exc
+            act.poisoned[id(stmt)] = exc
             outs = set(range(len(targets)))  # assume it varies; an error if it matters
         out = set(varied)
         for i, name in enumerate(targets):
@@ -259,8 +260,8 @@ class Analyzer:
             )
 
     def _mark(self, act: Activity, stmt: ast.Assign, names: list[str]) -> None:
-        if id(stmt) in self.poisoned:
-            exc = self.poisoned[id(stmt)]
+        if id(stmt) in act.poisoned:
+            exc = act.poisoned[id(stmt)]
             raise act.fn.error(get_anno(stmt, "origin"), exc.message, exc.hint)
         act.active_statements.add(id(stmt))
         act.active_vars.update(names)

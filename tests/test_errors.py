@@ -80,6 +80,26 @@ def test_no_rule_for_an_active_value(make_module):
     assert info.value.lineno == 5 and "y = np.unique(x)" in str(info.value)
 
 
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_no_rule_before_a_call_to_a_user_function_is_located(make_module, mode):
+    # the callee's analysis, run in the middle of the caller's, once lost the caller's findings
+    m = make_module(
+        """
+        import numpy as np
+
+        def helper(v):
+            return v * 2.0
+
+        def f(x):
+            y = np.unique(x)
+            return helper(y)
+        """
+    )
+    with pytest.raises(S2SError, match=r"no derivative rule for numpy\.unique") as info:
+        differentiate(m.f, wrt="x", mode=mode).derivative(np.array([1.0, 2.0]))
+    assert info.value.filename == m.__file__ and info.value.lineno == 8
+
+
 def test_calls_to_code_without_source_are_refused_when_active(make_module):
     m = make_module(
         """
