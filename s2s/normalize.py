@@ -169,6 +169,12 @@ class Normalizer(ExpressionLowering):
     def stmt_Pass(self, stmt: ast.Pass) -> None:
         pass
 
+    def placeholder(self) -> ast.Pass:
+        """``pass`` for a block left empty (the user's was only ``pass``)."""
+        stmt = ast.Pass()
+        set_anno(stmt, "origin", self.origin)
+        return ast.copy_location(stmt, self.origin)  # type: ignore[arg-type]
+
     def stmt_Break(self, stmt: ast.Break) -> None:
         self.emit(ast.Break())
 
@@ -273,7 +279,7 @@ class Normalizer(ExpressionLowering):
     def stmt_If(self, stmt: ast.If) -> None:
         test = self.condition(stmt.test)
         body, orelse = self.block(stmt.body), self.block(stmt.orelse)
-        self.emit(ast.If(test, body or [ast.Pass()], orelse))
+        self.emit(ast.If(test, body or [self.placeholder()], orelse))
 
     def condition(self, e: ast.expr) -> ast.expr:
         """A branch condition as an atom (its value may have to be recorded)."""
@@ -306,7 +312,7 @@ class Normalizer(ExpressionLowering):
 
         test_statements = self.collect(lower_test)
         if not test_statements and self.classify(stmt.test) in ("atom", "elementwise"):
-            self.emit(ast.While(test, self.block(stmt.body) or [ast.Pass()], []))  # type: ignore[arg-type]
+            self.emit(ast.While(test, self.block(stmt.body) or [self.placeholder()], []))  # type: ignore[arg-type]
             return
         # the test needs statements of its own: compute it at the top of each iteration
         cond = self.names.numbered("cond")
@@ -314,7 +320,7 @@ class Normalizer(ExpressionLowering):
         body = test_statements + self.collect(lambda: self.emit(ast.Assign([ast.Name(cond, ast.Store())], test)))  # type: ignore[arg-type]
         leave = ast.copy_location(ast.Break(), stmt)
         set_anno(leave, "origin", stmt)
-        body.append(ast.copy_location(ast.If(ast.Name(cond, ast.Load()), self.block(stmt.body) or [ast.Pass()], [leave]), stmt))
+        body.append(ast.copy_location(ast.If(ast.Name(cond, ast.Load()), self.block(stmt.body) or [self.placeholder()], [leave]), stmt))
         set_anno(body[-1], "origin", stmt)
         self.emit(ast.While(ast.Constant(True), body, []))
 
@@ -380,7 +386,7 @@ class Normalizer(ExpressionLowering):
         for read in reads:
             ast.copy_location(read, stmt)
         body = self.block(reads, origin=stmt) + self.block(stmt.body)
-        self.emit(ast.For(ast.Name(index, ast.Store()), iterable, body or [ast.Pass()], []))
+        self.emit(ast.For(ast.Name(index, ast.Store()), iterable, body or [self.placeholder()], []))
 
     def loop_index(self) -> str:
         name = self.names.numbered("k")

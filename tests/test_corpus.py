@@ -1246,6 +1246,16 @@ def loop_after_a_value_its_adjoint_reads(x):
     for i in range(2):
         s = -s * 0.5
     return s + np.sqrt(1.0 + x ** 2)
+
+
+def blocks_of_pass(x):
+    if np.sum(x) > 0.0:
+        pass
+    elif np.sum(x) < -5.0:
+        x = -x
+    for i in range(2):
+        pass
+    return x * 2.0
 '''
 
 
@@ -1498,6 +1508,7 @@ CASES = [
     ("scaled_tail_of_a_constant_array", (V3, -1.5), "a"),
     ("carried_adjoint_that_becomes_none", (-V3, np.array([-0.5, -0.2, 0.1])), ("a", "v")),
     ("loop_after_a_value_its_adjoint_reads", (V3,), "x"),
+    ("blocks_of_pass", (V3,), "x"),
 ]
 
 
