@@ -839,7 +839,7 @@ def _check_wrt(fn: Callable, wrt: str | Sequence[str], params: list[str]) -> tup
     kinds = inspect.signature(fn).parameters
     for name in names:
         if kinds[name].kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-            raise S2SError(f"wrt={name!r} is a *args/**kwargs parameter", hint="differentiate named parameters")
+            raise S2SError(f"wrt={name!r} is a *args/**kwargs parameter of {fn.__qualname__}", filename=code.co_filename, lineno=code.co_firstlineno, hint="differentiate named parameters")
     return names
 
 
@@ -853,7 +853,12 @@ def _binder(fn: Callable) -> Callable[..., tuple]:
         if p.kind is p.KEYWORD_ONLY and not seen_kwonly:
             parts.append("*")
             seen_kwonly = True
-        text = p.name + ("=None" if p.default is not p.empty else "")
+        if p.kind is p.VAR_POSITIONAL:
+            text, seen_kwonly = f"*{p.name}", True  # what follows is keyword-only
+        elif p.kind is p.VAR_KEYWORD:
+            text = f"**{p.name}"
+        else:
+            text = p.name + ("=None" if p.default is not p.empty else "")
         parts.append(text)
         if p.kind is p.POSITIONAL_ONLY and (i + 1 == len(sig.parameters) or list(sig.parameters.values())[i + 1].kind is not p.POSITIONAL_ONLY):
             parts.append("/")

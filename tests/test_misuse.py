@@ -51,6 +51,10 @@ def swap_first_two(v):
 def calls_helper(x, y):
     z = np.sin(x)
     return helper(z, y)
+
+
+def variadic(w, /, z=True, *rest, scale=2.0, **options):
+    return w * scale
 '''
 
 
@@ -85,6 +89,15 @@ def test_an_output_without_a_derivative_is_refused(mod, function, message, hint,
         differentiate(getattr(mod, function), wrt="x", mode=mode).derivative(np.array([0.1, 0.9, 0.3]))
     assert message in info.value.message and hint in info.value.hint
     assert located_at_definition(info.value, mod, function)
+
+
+def test_functions_with_star_parameters_are_refused_with_their_location(mod):
+    with pytest.raises(S2SError, match=r"wrt='rest' is a \*args/\*\*kwargs parameter of variadic") as info:
+        differentiate(mod.variadic, wrt="rest")
+    assert located_at_definition(info.value, mod, "variadic")
+    with pytest.raises(S2SError, match=r"variadic takes \*args or \*\*kwargs") as info:
+        differentiate(mod.variadic, wrt="w").derivative(0.5, scale=1.0)  # the arguments bind as in a call
+    assert info.value.filename == mod.__file__ and "give each parameter a name" in info.value.hint
 
 
 def test_a_dict_output_is_refused_where_it_is_built(mod):
