@@ -35,6 +35,22 @@ _OPERATORS = (set(BINARY_OPS) | set(UNARY_OPS) | set(COMPARE_OPS)) - {"matmul"}
 
 # tangent operations with a vectorized form: op -> helper taking the same arguments
 _REDUCTIONS = {"np.sum": "rt.sum_directions", "np.mean": "rt.mean_directions"}
+# operations on the primal's axes: op -> helper taking the same arguments, its
+# first argument (an array, or a list of arrays) carrying the directions
+_AXES = {
+    "np.reshape": "rt.reshape_directions",
+    "np.ravel": "rt.ravel_directions",
+    "np.transpose": "rt.transpose_directions",
+    "np.swapaxes": "rt.swapaxes_directions",
+    "np.moveaxis": "rt.moveaxis_directions",
+    "np.expand_dims": "rt.expand_dims_directions",
+    "np.squeeze": "rt.squeeze_directions",
+    "np.broadcast_to": "rt.broadcast_to_directions",
+    "np.concatenate": "rt.concatenate_directions",
+    "np.stack": "rt.stack_directions",
+    "np.flip": "rt.flip_directions",
+    "np.cumsum": "rt.cumsum_directions",
+}
 # adjoints summed to a primal shape: op -> helper taking the same arguments
 _SUMMED = {"rt.unbroadcast": "rt.unbroadcast_directions", "rt.sum_to_shape": "rt.sum_to_shape_directions"}
 _MATMUL = {"matmul", "np.matmul"}
@@ -130,6 +146,8 @@ def vectorize(
             return rebuilt(node, op, [visit(a) if carries_directions(a) else lift(a) for a in args])
         if op in _SUMMED and carries_directions(args[0]) and not carries_directions(args[1]):
             return rebuilt(node, _SUMMED[op], [visit(args[0]), args[1]])
+        if op in _AXES and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
+            return rebuilt(node, _AXES[op], [visit(args[0])] + args[1:])
         if op in _REDUCTIONS and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
             return rebuilt(node, _REDUCTIONS[op], [visit(args[0])] + args[1:])
         if op == "getitem" and carries_directions(args[0]) and not carries_directions(args[1]):

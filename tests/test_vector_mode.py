@@ -165,3 +165,40 @@ def test_the_seed_jacobian_wrt_data_and_position_in_one_pass(mod, mode):
     assert jd.shape == (21, 21) and jxs.shape == (21,)
     vector = "forward-vector" if mode == "forward" else "reverse-vector"
     assert "directions" in differentiate(mod.rs, wrt=("d", "xs"), mode=mode).source(vector)
+
+
+T4 = np.random.default_rng(3).standard_normal((2, 1, 3, 4))  # primal (2, 1, 3), 4 directions
+AXIS_OPERATIONS = [
+    ("reshape", np.reshape, rt.reshape_directions, ((3, 2),)),
+    ("reshape -1", np.reshape, rt.reshape_directions, ((-1,),)),
+    ("ravel", np.ravel, rt.ravel_directions, ()),
+    ("transpose", np.transpose, rt.transpose_directions, ()),
+    ("transpose axes", np.transpose, rt.transpose_directions, ((2, 0, -2),)),
+    ("swapaxes", np.swapaxes, rt.swapaxes_directions, (0, -1)),
+    ("moveaxis", np.moveaxis, rt.moveaxis_directions, (-1, 0)),
+    ("expand_dims", np.expand_dims, rt.expand_dims_directions, ((0, -1),)),
+    ("squeeze", np.squeeze, rt.squeeze_directions, ()),
+    ("squeeze axis", np.squeeze, rt.squeeze_directions, (-2,)),
+    ("broadcast_to", np.broadcast_to, rt.broadcast_to_directions, ((5, 2, 4, 3),)),
+    ("flip", np.flip, rt.flip_directions, ()),
+    ("flip axis", np.flip, rt.flip_directions, (-1,)),
+    ("cumsum", np.cumsum, rt.cumsum_directions, ()),
+    ("cumsum axis", np.cumsum, rt.cumsum_directions, (-1,)),
+]
+
+
+@pytest.mark.parametrize("name, primal, batched, args", AXIS_OPERATIONS, ids=[a[0] for a in AXIS_OPERATIONS])
+def test_operations_on_axes_leave_the_directions_alone(name, primal, batched, args):
+    expected = np.stack([primal(T4[..., j], *args) for j in range(4)], axis=-1)
+    np.testing.assert_array_equal(batched(T4, *args), expected)
+    assert batched(0.0, *args) == 0.0  # a bare zero tangent stays one
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, None])
+def test_joining_leaves_the_directions_alone(axis):
+    a, b = T4[:, 0], T4[:, 0] * 2.0  # primal (2, 3) each
+    expected = np.stack([np.concatenate([a[..., j], b[..., j]], axis=axis) for j in range(4)], axis=-1)
+    np.testing.assert_array_equal(rt.concatenate_directions([a, b], axis=axis), expected)
+    if axis is not None:
+        expected = np.stack([np.stack([a[..., j], b[..., j]], axis=axis) for j in range(4)], axis=-1)
+        np.testing.assert_array_equal(rt.stack_directions([a, b], axis=axis), expected)

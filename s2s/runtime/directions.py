@@ -28,6 +28,18 @@ __all__ = [
     "sum_to_shape_directions",
     "matmul_directions",
     "getitem_directions",
+    "reshape_directions",
+    "ravel_directions",
+    "transpose_directions",
+    "swapaxes_directions",
+    "moveaxis_directions",
+    "expand_dims_directions",
+    "squeeze_directions",
+    "broadcast_to_directions",
+    "concatenate_directions",
+    "stack_directions",
+    "flip_directions",
+    "cumsum_directions",
     "each_direction",
     "method",
     "attribute",
@@ -148,6 +160,113 @@ def getitem_directions(t: Any, index: Any) -> Any:
     if all(isinstance(i, (int, np.integer)) for i in parts):
         return t[index].copy()  # the primal reads a number (a copy) or a view it checks: never a view here
     return t[index]
+
+
+# Shapes and axes of the primal, with the directions as the last axis. A bare
+# zero tangent (a number) is the same whatever the shape: it is returned as is.
+
+
+def _primal_axis(axis: int, ndim: int) -> int:
+    return int(axis) % ndim if ndim else int(axis)
+
+
+def _primal_axes(axes: Any, ndim: int) -> tuple[int, ...]:
+    return tuple(_primal_axis(a, ndim) for a in (axes if isinstance(axes, (tuple, list)) else (axes,)))
+
+
+def reshape_directions(a: Any, shape: Any = None, order: str = "C", newshape: Any = None, copy: Any = None) -> Any:
+    """``np.reshape`` of the primal axes (C order keeps each direction's
+    elements in place, the directions being the fastest axis)."""
+    if np.ndim(a) == 0:
+        return a
+    shape = newshape if shape is None else shape
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if order != "C":
+        return each_direction(np.reshape, (0,), a.shape[-1], a, shape, order=order)
+    return np.reshape(a, shape + a.shape[-1:])
+
+
+def ravel_directions(a: Any, order: str = "C") -> Any:
+    return reshape_directions(a, -1, order)
+
+
+def transpose_directions(a: Any, axes: Any = None) -> Any:
+    if np.ndim(a) == 0:
+        return a
+    ndim = a.ndim - 1
+    order = tuple(reversed(range(ndim))) if axes is None else _primal_axes(axes, ndim)
+    return np.transpose(a, order + (ndim,))
+
+
+def swapaxes_directions(a: Any, axis1: int, axis2: int) -> Any:
+    if np.ndim(a) == 0:
+        return a
+    ndim = a.ndim - 1
+    return np.swapaxes(a, _primal_axis(axis1, ndim), _primal_axis(axis2, ndim))
+
+
+def moveaxis_directions(a: Any, source: Any, destination: Any) -> Any:
+    if np.ndim(a) == 0:
+        return a
+    ndim = a.ndim - 1
+    return np.moveaxis(a, _primal_axes(source, ndim), _primal_axes(destination, ndim))
+
+
+def expand_dims_directions(a: Any, axis: Any) -> Any:
+    if np.ndim(a) == 0:
+        return a
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return np.expand_dims(a, _primal_axes(axes, a.ndim - 1 + len(axes)))
+
+
+def squeeze_directions(a: Any, axis: Any = None) -> Any:
+    if np.ndim(a) == 0:
+        return a
+    ndim = a.ndim - 1
+    axes = tuple(i for i in range(ndim) if a.shape[i] == 1) if axis is None else _primal_axes(axis, ndim)
+    return np.squeeze(a, axis=axes)
+
+
+def broadcast_to_directions(array: Any, shape: Any, subok: bool = False) -> Any:
+    if np.ndim(array) == 0:
+        return array
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return np.broadcast_to(array, shape + np.shape(array)[-1:])
+
+
+def _with_directions(arrays: Any) -> list:
+    """The parts of a concatenation, a bare zero given the others' shape."""
+    parts = list(arrays)
+    k = max((np.shape(p)[-1] for p in parts if np.ndim(p)), default=1)
+    return [p if np.ndim(p) else np.full((1, k), p) for p in parts]
+
+
+def concatenate_directions(arrays: Any, axis: Any = 0, out: Any = None, dtype: Any = None, casting: str = "same_kind") -> Any:
+    parts = _with_directions(arrays)
+    if axis is None:
+        return np.concatenate([np.reshape(p, (-1, p.shape[-1])) for p in parts], axis=0, dtype=dtype, casting=casting)
+    return np.concatenate(parts, axis=_primal_axis(axis, parts[0].ndim - 1), dtype=dtype, casting=casting)
+
+
+def stack_directions(arrays: Any, axis: int = 0, out: Any = None, dtype: Any = None, casting: str = "same_kind") -> Any:
+    parts = list(arrays)
+    ndim = max((np.ndim(p) - 1 for p in parts if np.ndim(p)), default=0)
+    return np.stack(np.broadcast_arrays(*parts), axis=_primal_axis(axis, ndim + 1), dtype=dtype, casting=casting)
+
+
+def flip_directions(m: Any, axis: Any = None) -> Any:
+    if np.ndim(m) == 0:
+        return m
+    ndim = m.ndim - 1
+    return np.flip(m, axis=tuple(range(ndim)) if axis is None else _primal_axes(axis, ndim))
+
+
+def cumsum_directions(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    if np.ndim(a) == 0:
+        return a
+    if axis is None:
+        return np.cumsum(np.reshape(a, (-1, a.shape[-1])), axis=0, dtype=dtype)
+    return np.cumsum(a, axis=_primal_axis(axis, a.ndim - 1), dtype=dtype)
 
 
 def _direction(value: Any, j: int) -> Any:
