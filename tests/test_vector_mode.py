@@ -202,3 +202,14 @@ def test_joining_leaves_the_directions_alone(axis):
     if axis is not None:
         expected = np.stack([np.stack([a[..., j], b[..., j]], axis=axis) for j in range(4)], axis=-1)
         np.testing.assert_array_equal(rt.stack_directions([a, b], axis=axis), expected)
+
+
+@pytest.mark.parametrize("tangent", [0, 1])
+def test_outer_with_directions_is_outer_per_direction(tangent):
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal(4)
+    dirs = rng.standard_normal((a if tangent == 0 else b).shape + (5,))
+    pair = (lambda j: (dirs[..., j], b)) if tangent == 0 else (lambda j: (a, dirs[..., j]))
+    expected = np.stack([np.outer(*pair(j)) for j in range(5)], axis=-1)
+    found = rt.outer_directions(dirs, b, 0) if tangent == 0 else rt.outer_directions(a, dirs, 1)
+    np.testing.assert_allclose(found, expected, rtol=1e-14)

@@ -27,6 +27,7 @@ __all__ = [
     "unbroadcast_directions",
     "sum_to_shape_directions",
     "matmul_directions",
+    "outer_directions",
     "getitem_directions",
     "reshape_directions",
     "ravel_directions",
@@ -149,6 +150,16 @@ def matmul_directions(a: Any, b: Any, tangent: int) -> Any:
     else:
         spec = _RIGHT.get((na, nb)) or ("i,...ijz->...jz" if na == 1 else "...ij,jz->...iz" if nb == 1 else "...ij,...jkz->...ikz")
     return np.einsum(spec, a, b)
+
+
+def outer_directions(a: Any, b: Any, tangent: int) -> Any:
+    """``np.outer(a, b)`` where operand ``tangent`` (0 or 1) carries the
+    directions (each operand is flattened, as ``np.outer`` does)."""
+    if tangent == 0:
+        rows = np.reshape(a, (-1, np.shape(a)[-1])) if np.ndim(a) else np.reshape(a, (1, 1))
+        return rows[:, None, :] * np.ravel(b)[None, :, None]
+    columns = np.reshape(b, (-1, np.shape(b)[-1])) if np.ndim(b) else np.reshape(b, (1, 1))
+    return np.ravel(a)[:, None, None] * columns[None, :, :]
 
 
 def getitem_directions(t: Any, index: Any) -> Any:
