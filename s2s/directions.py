@@ -162,6 +162,10 @@ def vectorize(
             return rebuilt(node, op, [visit(args[0])] + args[1:])
         if op in _MATMUL and len(args) == 2 and carries_directions(args[0]) != carries_directions(args[1]):
             return rebuilt(node, "rt.matmul_directions", [visit(args[0]), visit(args[1]), graph.const(0 if carries_directions(args[0]) else 1)])
+        if op == "np.einsum" and not node.attr and args[0].op == "const" and isinstance(args[0].value, str) and "->" in args[0].value:
+            carrying = [i for i, a in enumerate(args[1:]) if carries_directions(a)]
+            if len(carrying) == 1:
+                return rebuilt(node, "rt.einsum_directions", [graph.const(carrying[0]), args[0]] + [visit(a) for a in args[1:]])
         if op == "np.outer" and len(args) == 2 and carries_directions(args[0]) != carries_directions(args[1]):
             return rebuilt(node, "rt.outer_directions", [visit(args[0]), visit(args[1]), graph.const(0 if carries_directions(args[0]) else 1)])
         return each(node)

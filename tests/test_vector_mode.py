@@ -213,3 +213,15 @@ def test_outer_with_directions_is_outer_per_direction(tangent):
     expected = np.stack([np.outer(*pair(j)) for j in range(5)], axis=-1)
     found = rt.outer_directions(dirs, b, 0) if tangent == 0 else rt.outer_directions(a, dirs, 1)
     np.testing.assert_allclose(found, expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("subscripts, shapes", [("ij,j->i", [(2, 3), (3,)]), ("ij,jk->ik", [(2, 3), (3, 4)]), ("...i,i->...", [(5, 2, 3), (3,)]), ("ii->", [(3, 3)])])
+def test_einsum_with_directions_is_einsum_per_direction(subscripts, shapes):
+    rng = np.random.default_rng(5)
+    operands = [rng.standard_normal(s) for s in shapes]
+    for tangent in range(len(operands)):
+        dirs = rng.standard_normal(shapes[tangent] + (3,))
+        with_direction = lambda j: [dirs[..., j] if i == tangent else o for i, o in enumerate(operands)]  # noqa: E731
+        expected = np.stack([np.einsum(subscripts, *with_direction(j)) for j in range(3)], axis=-1)
+        given = [dirs if i == tangent else o for i, o in enumerate(operands)]
+        np.testing.assert_allclose(rt.einsum_directions(tangent, subscripts, *given), expected, rtol=1e-13)

@@ -28,6 +28,7 @@ __all__ = [
     "sum_to_shape_directions",
     "matmul_directions",
     "outer_directions",
+    "einsum_directions",
     "getitem_directions",
     "reshape_directions",
     "ravel_directions",
@@ -160,6 +161,17 @@ def outer_directions(a: Any, b: Any, tangent: int) -> Any:
         return rows[:, None, :] * np.ravel(b)[None, :, None]
     columns = np.reshape(b, (-1, np.shape(b)[-1])) if np.ndim(b) else np.reshape(b, (1, 1))
     return np.ravel(a)[:, None, None] * columns[None, :, :]
+
+
+def einsum_directions(tangent: int, subscripts: str, *operands: Any, **options: Any) -> Any:
+    """``np.einsum(subscripts, *operands)`` where operand ``tangent``
+    carries the directions: they get a subscript of their own, kept last in
+    the output. Subscripts are explicit (``"ij,j->i"``), as s2s requires."""
+    inputs, output = subscripts.replace(" ", "").split("->")
+    letter = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in subscripts)
+    parts = inputs.split(",")
+    parts[tangent] += letter
+    return np.einsum(f"{','.join(parts)}->{output}{letter}", *operands, **options)
 
 
 def getitem_directions(t: Any, index: Any) -> Any:
