@@ -166,6 +166,8 @@ def vectorize(
             carrying = [i for i, a in enumerate(args[1:]) if carries_directions(a)]
             if len(carrying) == 1:
                 return rebuilt(node, "rt.einsum_directions", [graph.const(carrying[0]), args[0]] + [visit(a) for a in args[1:]])
+        if op == "np.dot" and len(args) == 2 and carries_directions(args[0]) != carries_directions(args[1]):
+            return rebuilt(node, "rt.dot_directions", [visit(args[0]), visit(args[1]), graph.const(0 if carries_directions(args[0]) else 1)])
         if op == "np.outer" and len(args) == 2 and carries_directions(args[0]) != carries_directions(args[1]):
             return rebuilt(node, "rt.outer_directions", [visit(args[0]), visit(args[1]), graph.const(0 if carries_directions(args[0]) else 1)])
         return each(node)

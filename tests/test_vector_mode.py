@@ -225,3 +225,15 @@ def test_einsum_with_directions_is_einsum_per_direction(subscripts, shapes):
         expected = np.stack([np.einsum(subscripts, *with_direction(j)) for j in range(3)], axis=-1)
         given = [dirs if i == tangent else o for i, o in enumerate(operands)]
         np.testing.assert_allclose(rt.einsum_directions(tangent, subscripts, *given), expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((), (3,)), ((2, 2, 3), (3,))])
+@pytest.mark.parametrize("tangent", [0, 1])
+def test_dot_with_directions_is_dot_per_direction(a_shape, b_shape, tangent):
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    dirs = rng.standard_normal((a_shape if tangent == 0 else b_shape) + (4,))
+    pair = (lambda j: (dirs[..., j], b)) if tangent == 0 else (lambda j: (a, dirs[..., j]))
+    expected = np.stack([np.dot(*pair(j)) for j in range(4)], axis=-1)
+    found = rt.dot_directions(dirs, b, 0) if tangent == 0 else rt.dot_directions(a, dirs, 1)
+    np.testing.assert_allclose(found, expected, rtol=1e-13)

@@ -27,6 +27,7 @@ __all__ = [
     "unbroadcast_directions",
     "sum_to_shape_directions",
     "matmul_directions",
+    "dot_directions",
     "outer_directions",
     "einsum_directions",
     "getitem_directions",
@@ -151,6 +152,17 @@ def matmul_directions(a: Any, b: Any, tangent: int) -> Any:
     else:
         spec = _RIGHT.get((na, nb)) or ("i,...ijz->...jz" if na == 1 else "...ij,jz->...iz" if nb == 1 else "...ij,...jkz->...ikz")
     return np.einsum(spec, a, b)
+
+
+def dot_directions(a: Any, b: Any, tangent: int) -> Any:
+    """``np.dot(a, b)`` where operand ``tangent`` carries the directions:
+    ``@`` for vectors and matrices, the product direction by direction
+    otherwise (numbers, N-D arrays)."""
+    na, nb = np.ndim(a) - (tangent == 0), np.ndim(b) - (tangent == 1)
+    if 1 <= na <= 2 and 1 <= nb <= 2:
+        return matmul_directions(a, b, tangent)
+    k = np.shape(a if tangent == 0 else b)[-1] if np.ndim(a if tangent == 0 else b) else 1
+    return each_direction(np.dot, (tangent,), k, a, b)
 
 
 def outer_directions(a: Any, b: Any, tangent: int) -> Any:
