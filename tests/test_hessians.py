@@ -9,23 +9,12 @@ import s2s
 from s2s import S2SError, differentiate
 from s2s.check import finite_difference
 
-SOURCE = """
-import numpy as np
+from conftest import SEED_SOURCE
 
-x = np.arange(-10.0, 11.0)
-
+SOURCE = "import numpy as np\n" + SEED_SOURCE + """
 
 def rosenbrock(v):
     return np.sum(100.0 * (v[1:] - v[:-1] ** 2) ** 2 + (1.0 - v[:-1]) ** 2)
-
-
-def f(m):
-    return np.exp(-1.5 * (x - m) ** 2)
-
-
-def rs(d, xs):
-    d0 = f(xs)
-    return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
 
 
 def rs_scalar(d, xs):

@@ -11,20 +11,9 @@ import pytest
 from s2s import check, differentiate
 from s2s.runtime import directions as rt
 
-SOURCE = """
-import numpy as np
+from conftest import SEED_SOURCE
 
-x = np.arange(-10.0, 11.0)
-
-
-def f(m):
-    return np.exp(-1.5 * (x - m) ** 2)
-
-
-def rs(d, xs):
-    d0 = f(xs)
-    return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
-
+SOURCE = "import numpy as np\n" + SEED_SOURCE + """
 
 def products(W, v, T):
     h = np.tanh(W @ v)
@@ -115,7 +104,7 @@ def test_matmul_with_directions_is_matmul_per_direction(a_shape, b_shape, tangen
     np.testing.assert_allclose(found, expected, rtol=1e-13)
 
 
-@pytest.mark.parametrize("axis, keepdims", itertools.product([None, 0, -1, (0, -1), 1], [False, True]))
+@pytest.mark.parametrize("axis, keepdims", list(itertools.product([None, 0, -1, (0, -1), 1], [False, True])))
 def test_reductions_leave_the_directions_alone(axis, keepdims):
     t = np.random.default_rng(1).standard_normal((2, 3, 4, 5))  # primal (2, 3, 4), 5 directions
     expected = np.stack([np.sum(t[..., j], axis=axis, keepdims=keepdims) for j in range(5)], axis=-1)
