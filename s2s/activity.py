@@ -184,6 +184,10 @@ class Analyzer:
             return varied
         if not isinstance(stmt, ast.Assign):
             return varied
+        items = get_anno(stmt, "pop")
+        if items is not None:  # v = items.pop(): v varies with the list
+            popped = stmt.targets[0].id  # type: ignore[attr-defined]
+            return varied | {popped} if items in varied else varied - {popped}
         target = stmt.targets[0]
         if isinstance(target, ast.Subscript):  # an update keeps what varied, and may add
             name = target.value.id  # type: ignore[attr-defined]
@@ -229,6 +233,13 @@ class Analyzer:
             return needed
         target = stmt.targets[0]
         varied = act.varied_before(stmt)
+        items = get_anno(stmt, "pop")
+        if items is not None:
+            popped = target.id  # type: ignore[attr-defined]
+            if popped not in needed or items not in varied:
+                return needed - {popped}
+            self._mark(act, stmt, [popped])
+            return (needed - {popped}) | {items}
         if isinstance(target, ast.Subscript):
             name = target.value.id  # type: ignore[attr-defined]
             value = _name(stmt.value)

@@ -82,6 +82,14 @@ class Checker:
         if not isinstance(stmt, ast.Assign):
             self.reads(stmt, state, stmt)
             return state
+        items = get_anno(stmt, "pop")
+        if items is not None:  # the list gives up its last element: whatever was appended, or memory from elsewhere
+            state = self.updated(items, state, stmt, "popping from")
+            popped = stmt.targets[0].id  # type: ignore[attr-defined]
+            views = dict(state.views)
+            views[popped] = state.base_of(items) or frozenset({NOT_OWNED})
+            stale = frozenset(s for s in state.stale if s[0] != popped)
+            return State(state.owned - {popped}, tuple(sorted(views.items())), stale, state.elements - {popped})
         target, value = stmt.targets[0], stmt.value
         self.reads(value, state, stmt)
         if isinstance(target, ast.Subscript):
@@ -117,7 +125,7 @@ class Checker:
         return head
 
     def updated(self, name: str, state: State, stmt: ast.stmt, what: str) -> State:
-        if name not in state.owned or (state.base_of(name) is not None and what != "appending to"):
+        if name not in state.owned or (state.base_of(name) is not None and what not in ("appending to", "popping from")):
             raise self.fn.error(
                 get_anno(stmt, "origin", stmt),
                 f"{what} `{name}`, which may share memory with other arrays (a parameter, a global, a view, or another name for it)",

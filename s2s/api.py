@@ -233,12 +233,6 @@ class Differentiated:
         fn = self.__wrapped__
         if info.tuple_output:
             raise S2SError(f"a Hessian needs a function with one scalar output; {fn.__qualname__} returns a tuple", **_where(fn))
-        if ".pop()" in loaded.code:
-            raise S2SError(
-                f"s2s cannot yet compute second derivatives of {fn.__qualname__}: its reverse-mode code keeps a tape (for its loops or branches), which forward mode does not differentiate yet",
-                **_where(fn),
-                hint="for now, take differences of grad() along a direction, or differentiate a version without loops and branches",
-            )
         name = f"{fn.__name__}_gradient"
         while name in info.bindings or f"def {name}(" in loaded.code:
             name += "_"

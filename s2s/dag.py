@@ -122,13 +122,15 @@ def active_nodes(graph: Graph, root: Node, is_active_name: Callable[[str], bool]
     value reaches an operation without a rule, or an opaque expression."""
     memo: dict[int, bool] = {}
 
-    def visit(node: Node) -> bool:
+    def visit(node: Node, value_matters: bool = True) -> bool:
         if node.uid in memo:
             return memo[node.uid]
         if node.op == "var":
             result = is_active_name(node.name)
         elif node.op == "ast":
             names = node.attr.names  # type: ignore[union-attr]
+            if not value_matters:
+                return False  # an index or a shape: integers, whose derivative is zero
             if any(is_active_name(n) for n in names):
                 raise NotDifferentiable(
                     f"cannot differentiate `{ast.unparse(node.attr.expr)}`",  # type: ignore[union-attr]
@@ -153,7 +155,7 @@ def active_nodes(graph: Graph, root: Node, is_active_name: Callable[[str], bool]
                 result = any([visit(child) for _, child in slots])
                 for child in node.args:  # look inside for errors and nested active values
                     if child not in [c for _, c in slots]:
-                        visit(child)
+                        visit(child, value_matters=False)
                 if rule is not None and rule.kind == "zero":
                     result = False
         memo[node.uid] = result
@@ -323,6 +325,8 @@ def _pull_back(graph: Graph, root: Node, seed: Node, active: set[Node], exact_no
         bar_list: list[Bar] = _applied(rule.vjp, site, g)
         for bar in bar_list:
             child = site.node_at(bar.slot)
+            # a list argument takes its adjoint element by element (Site.bars), never as a whole
+            assert bar.slot[1] is not None or child.op not in ("list", "tuple"), f"the adjoint of {rule.name} goes to a list as a whole"
             if child not in active:
                 continue
             if bar.loose and child not in exact_nodes and not child.is_leaf:

@@ -144,6 +144,8 @@ class ForwardEmitter:
             return self.append(stmt)  # type: ignore[arg-type]
         if not isinstance(stmt, ast.Assign):
             return [self.ctx.respell(stmt)]  # type: ignore[list-item]
+        if get_anno(stmt, "pop") is not None:
+            return self.pop(stmt)
         if isinstance(stmt.targets[0], ast.Subscript):
             return self.update(stmt) if self.act.is_active(stmt) else [self.ctx.respell(stmt)]  # type: ignore[list-item]
         if not self.act.is_active(stmt):
@@ -287,6 +289,26 @@ class ForwardEmitter:
             append_dot = ast.Call(ast.Attribute(name(self.dots[items]), "append", ast.Load()), [tangent_value], [])
             return out + [self.ctx.respell(stmt), ast.Expr(append_dot)]  # type: ignore[list-item]
         return [self.ctx.respell(stmt)]  # type: ignore[list-item]
+
+    def pop(self, stmt: ast.Assign) -> list[ast.stmt]:
+        """``v = items.pop()``, then ``v_dot = items_dot.pop()``: the tangent
+        list drops its last element whenever the list does, so that the two
+        stay aligned even where ``v`` itself needs no tangent."""
+        items = get_anno(stmt, "pop")
+        popped = stmt.targets[0].id  # type: ignore[attr-defined]
+        out = [self.ctx.respell(stmt)]
+        self.ctx.shapes.assign(popped, None)
+        self.state.defined.add(popped)
+        self.state.owned.discard(popped)  # the element the tangent list held
+        if items not in self.state.shapes:
+            self.state.shapes.pop(popped, None)
+            return out  # type: ignore[return-value]
+        pop_dot = ast.Call(ast.Attribute(name(self.dots[items]), "pop", ast.Load()), [], [])
+        if not self.act.is_active(stmt):
+            self.state.shapes.pop(popped, None)
+            return out + [ast.Expr(pop_dot)]  # type: ignore[return-value]
+        self.state.shapes[popped] = None
+        return out + [ast.Assign([store(self.dot(popped))], pop_dot)]  # type: ignore[return-value]
 
     def update(self, stmt: ast.Assign) -> list[ast.stmt]:
         """``y[i] = v``, then ``y_dot[i] = v_dot``: the tangent array is made

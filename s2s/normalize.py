@@ -105,6 +105,10 @@ class Normalizer(ExpressionLowering):
         call = stmt.value
         if isinstance(call, ast.Call) and self.is_append(call):
             self.append(call.func.value.id, call.args[0])  # type: ignore[attr-defined]
+        elif isinstance(call, ast.Call) and self.is_pop(call):  # an element dropped
+            dropped = self.names.numbered("item")
+            self.temps.add(dropped)
+            self.pop([ast.Name(dropped, ast.Store())], call.func.value.id)  # type: ignore[attr-defined]
         elif isinstance(call, ast.Call):
             self.check_names(call)
             self.emit(ast.Expr(self.keep(call)))
@@ -112,13 +116,19 @@ class Normalizer(ExpressionLowering):
 
     def is_append(self, call: ast.Call) -> bool:
         """``items.append(value)`` on a local list."""
+        return self.is_list_method(call, "append") and len(call.args) == 1
+
+    def is_pop(self, e: ast.expr) -> bool:
+        """``items.pop()`` (the last element) on a local list."""
+        return isinstance(e, ast.Call) and self.is_list_method(e, "pop") and not e.args
+
+    def is_list_method(self, call: ast.Call, method: str) -> bool:
         func = call.func
         return (
             isinstance(func, ast.Attribute)
-            and func.attr == "append"
+            and func.attr == method
             and isinstance(func.value, ast.Name)
             and func.value.id in self.scope.locals | self.temps  # type: ignore[attr-defined]
-            and len(call.args) == 1
             and not call.keywords
         )
 
@@ -129,6 +139,21 @@ class Normalizer(ExpressionLowering):
         set_anno(stmt, "append", items)
         self.lists.add(items)
         self.emit(stmt)
+
+    def pop(self, targets: list[ast.expr], items: str) -> None:
+        """``v = items.pop()``: a statement of its own, so that a tangent list
+        can be popped alongside; several targets unpack a temporary."""
+        call = ast.Call(ast.Attribute(ast.Name(items, ast.Load()), "pop", ast.Load()), [], [])
+        set_anno(call, "op", "method.pop")
+        single = targets[0] if len(targets) == 1 and isinstance(targets[0], ast.Name) else None
+        popped = single.id if single is not None else self.names.numbered("item")
+        stmt = ast.Assign([ast.Name(popped, ast.Store())], call)
+        set_anno(stmt, "pop", items)
+        self.emit(stmt)
+        if single is None:
+            self.temps.add(popped)
+            for target in targets:
+                self.unpack_into(target, ast.Name(popped, ast.Load()))
 
     def rhs_comprehension(self, e: ast.ListComp | ast.GeneratorExp, into: str | None = None) -> ast.expr:
         """``[f(v) for v in xs if c(v)]`` as a loop that appends to a new list
@@ -192,6 +217,9 @@ class Normalizer(ExpressionLowering):
         targets = stmt.targets
         if len(targets) == 1 and isinstance(targets[0], ast.Subscript):
             self.update(targets[0], stmt.value)
+            return
+        if self.is_pop(stmt.value) and not any(isinstance(t, ast.Subscript) for t in targets):
+            self.pop(targets, stmt.value.func.value.id)  # type: ignore[attr-defined]
             return
         assigned = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
         if len(targets) == 1 and isinstance(targets[0], ast.Name):
@@ -355,6 +383,12 @@ class Normalizer(ExpressionLowering):
             k = self.loop_index()
             self.loop(k, [_shortest(sequences)], [_assign(t, _item(s, k)) for t, s in zip(targets, sequences)], stmt)
             return
+        if builtin == "reversed":
+            sequence = self.atom(stmt.iter.args[0])  # type: ignore[attr-defined]
+            k = self.loop_index()
+            last_first = ast.Subscript(copy.deepcopy(sequence), ast.BinOp(ast.Constant(-1), ast.Sub(), _load(k)), ast.Load())
+            self.loop(k, [_call("len", sequence)], [_assign(stmt.target, last_first)], stmt)
+            return
         sequence = self.atom(stmt.iter)
         k = self.loop_index()
         self.loop(k, [_call("len", sequence)], [_assign(stmt.target, _item(sequence, k))], stmt)
@@ -395,11 +429,11 @@ class Normalizer(ExpressionLowering):
 
     def builtin_call(self, e: ast.expr) -> str | None:
         """``"range"`` for a call of the builtin ``range`` (and likewise
-        ``enumerate``, ``zip``), else ``None``."""
+        ``enumerate``, ``zip``, ``reversed``), else ``None``."""
         if not (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and not e.keywords):
             return None
         ref = self.scope.resolve(e.func.id)
-        return ref.name if isinstance(ref, BuiltinRef) and ref.name in ("range", "enumerate", "zip") else None
+        return ref.name if isinstance(ref, BuiltinRef) and ref.name in ("range", "enumerate", "zip", "reversed") and len(e.args) >= 1 else None
 
 
 class _Renamer(ast.NodeTransformer):

@@ -187,6 +187,13 @@ class ReverseEmitter:
         target = stmt.targets[0]
         if isinstance(target, ast.Subscript):
             return self.update(stmt, origin)
+        items = get_anno(stmt, "pop")
+        if items is not None and items in self.act.varied_before(stmt):
+            raise self.ctx.fn.error(
+                origin,
+                f"`{items}.pop()` on a list whose elements carry derivatives, in reverse mode",
+                f"index the element instead (`{items}[-1]`), or use forward mode, which differentiates list.pop()",
+            )
         if get_anno(stmt, "flag"):  # control flags: no versions (only branches read them, as recorded conditions)
             self.define(target.id, target.id)  # type: ignore[attr-defined]
             return [self.ctx.respell(self.renamed(stmt))]  # type: ignore[list-item]

@@ -53,6 +53,9 @@ _add("np.roll", Spec(
     ["np.roll(a, 1) * a", "np.roll(a, -2, axis=0) ** 2", "np.roll(a, (1, 2), axis=(0, 1)) * 2.0", "np.roll(a, np.argmax(a) % 3, axis=-1) * 2.0"],
     [ANY], [((2, 3),), ((3, 2, 2),)]))
 
+_add("builtins.list", Spec(
+    ["sum(list(a)) * 2.0", "list(a)[0] ** 2", "np.array(list(a * a)) * a", "sum(list([a, a * a]))"], [ANY], ARRAYS))
+
 # --- joining --------------------------------------------------------------------
 _add("np.concatenate", Spec(
     ["np.concatenate([a, 2.0 * b, a * b])", "np.concatenate([a, b, c]) ** 2", "np.concatenate((np.sin(a), b), axis=-1)",

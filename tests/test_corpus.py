@@ -1256,6 +1256,42 @@ def blocks_of_pass(x):
     for i in range(2):
         pass
     return x * 2.0
+
+
+def reversed_over_a_list(a, b):
+    ys = []
+    for k in range(4):
+        ys.append(a * k + b)
+    h = 0.0
+    for y in reversed(ys):
+        h = np.tanh(h + y)
+    return h
+
+
+def reversed_range_sweep(x):
+    w = x * 1.0
+    for i in reversed(range(len(x) - 1)):
+        w[i] = w[i] + 0.5 * np.sin(w[i + 1])
+    return w
+
+
+def stack_of_pairs(x, c):
+    # a stack: the last pushed is popped first (forward mode only)
+    stack = []
+    for k in range(3):
+        stack.append((x * k + c, np.sin(x + k)))
+    s = 0.0
+    for k in range(3):
+        top, weight = stack.pop()
+        s = s * 0.5 + np.sum(top * weight)
+    return s
+
+
+def pop_and_drop(x):
+    items = [x, x * x, np.cos(x)]
+    items.pop()
+    last = items.pop()
+    return last * items[0]
 '''
 
 
@@ -1509,6 +1545,8 @@ CASES = [
     ("carried_adjoint_that_becomes_none", (-V3, np.array([-0.5, -0.2, 0.1])), ("a", "v")),
     ("loop_after_a_value_its_adjoint_reads", (V3,), "x"),
     ("blocks_of_pass", (V3,), "x"),
+    ("reversed_over_a_list", (V3, 0.4), ("a", "b")),
+    ("reversed_range_sweep", (V4,), "x"),
 ]
 
 
@@ -1527,6 +1565,9 @@ REFUSED = [
     ("repeated_index_update", (V4,), "x", ("reverse",), "names an element more than once"),
     # a user function may return its argument itself, which the update changes
     ("callee_view_then_update", (V3,), "a", ("forward", "reverse"), "`h` may be a view of an array that was updated in place"),
+    # the adjoint of a list is built by undoing appends in reverse order: a pop in between would misalign it
+    ("stack_of_pairs", (V3, 0.3), ("x", "c"), ("reverse",), r"`stack.pop\(\)` on a list whose elements carry derivatives, in reverse mode"),
+    ("pop_and_drop", (V3,), "x", ("reverse",), r"`items.pop\(\)` on a list whose elements carry derivatives"),
 ]
 
 
@@ -1540,6 +1581,11 @@ def test_refused(mod, name, args, wrt, modes, message):
 
 def test_forward_mode_follows_numpy_through_repeated_indices(mod):
     check(mod.repeated_index_update, V4, wrt="x", modes=("forward",))
+
+
+@pytest.mark.parametrize("name, args, wrt", [("stack_of_pairs", (V3, 0.3), ("x", "c")), ("pop_and_drop", (V3,), "x")])
+def test_forward_mode_pops_a_tangent_list_alongside(mod, name, args, wrt):
+    check(getattr(mod, name), *args, wrt=wrt, modes=("forward",))
 
 
 def test_corpus_is_large_and_distinct():

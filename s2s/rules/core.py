@@ -33,6 +33,7 @@ each leaf still sums correctly).
 
 from __future__ import annotations
 
+import ast
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal
@@ -159,6 +160,19 @@ class Site:
                 else:
                     out.append(((k, None), node))
         return out
+
+    def bars_at(self, index: int, value: Node) -> list["Bar"]:
+        """``value``, the adjoint of the argument at position ``index``, as
+        contributions: one, or ``value[j]`` for element ``j`` of a list
+        argument (a container itself takes no contribution)."""
+        node = self.node.args[index]
+        if node.op not in ("list", "tuple"):
+            return [Bar((index, None), value)]
+        return [Bar((index, j), self.G.op("getitem", (value, self.G.leaf(ast.Constant(j))))) for j in range(len(node.args))]
+
+    def bars(self, param: str, value: Node) -> list["Bar"]:
+        """``bars_at`` for the argument bound to ``param``."""
+        return self.bars_at(self.index[param], value)
 
     def differentiable_slots(self) -> list[tuple[Slot, Node]]:
         return self.slots(p for p in self.rule.params if p in self.rule.diff)

@@ -25,7 +25,6 @@ others), and its adjoint is split into one contribution per element.
 
 from __future__ import annotations
 
-import ast
 from typing import Callable
 
 from ..expr import SCALAR, Node
@@ -58,19 +57,6 @@ def _tangent_of(site: Site, param: str, tangents: dict[Slot, Node | None]) -> No
     return site.G.op(node.op, elements)
 
 
-def _bars(site: Site, index: int, value: Node) -> list[Bar]:
-    """``value``, the adjoint of the argument at position ``index``, as
-    contributions: one, or one per element of a list argument."""
-    node = site.node.args[index]
-    if not _is_container(node):
-        return [Bar((index, None), value)]
-    return [Bar((index, j), site.G.op("getitem", (value, site.G.leaf(ast.Constant(j))))) for j in range(len(node.args))]
-
-
-def _param_bars(site: Site, param: str, value: Node) -> list[Bar]:
-    return _bars(site, site.index[param], value)
-
-
 # --------------------------------------------------------------------------
 # Products of two operands
 
@@ -85,8 +71,8 @@ def _pair_vjp(helper: str, extra: tuple[str, ...] = ()) -> Callable[[Site, Node]
         args = (g, site.arg(first), site.arg(second))
         options = {p: site.arg(p) for p in extra if site.given(p)}
         return [
-            *_param_bars(site, first, site.call(f"rt.{helper}_a", *args, **options)),
-            *_param_bars(site, second, site.call(f"rt.{helper}_b", *args, **options)),
+            *site.bars(first, site.call(f"rt.{helper}_a", *args, **options)),
+            *site.bars(second, site.call(f"rt.{helper}_b", *args, **options)),
         ]
 
     return vjp
@@ -95,8 +81,8 @@ def _pair_vjp(helper: str, extra: tuple[str, ...] = ()) -> Callable[[Site, Node]
 def _vdot_vjp(site: Site, g: Node) -> list[Bar]:
     a, b = site.arg("a"), site.arg("b")
     return [
-        *_param_bars(site, "a", site.call("rt.vdot_adjoint", g, b, a)),
-        *_param_bars(site, "b", site.call("rt.vdot_adjoint", g, a, b)),
+        *site.bars("a", site.call("rt.vdot_adjoint", g, b, a)),
+        *site.bars("b", site.call("rt.vdot_adjoint", g, a, b)),
     ]
 
 
@@ -136,7 +122,7 @@ def _einsum_vjp(site: Site, g: Node) -> list[Bar]:
     subscripts = site.arg("subscripts")
     bars: list[Bar] = []
     for k, i in enumerate(positions):
-        bars += _bars(site, i, site.call("rt.einsum_adjoint", g, k, subscripts, *operands))
+        bars += site.bars_at(i, site.call("rt.einsum_adjoint", g, k, subscripts, *operands))
     return bars
 
 
@@ -162,7 +148,7 @@ family.add(
 
 def _trace_vjp(site: Site, g: Node) -> list[Bar]:
     options = {p: site.arg(p) for p in ("offset", "axis1", "axis2") if site.given(p)}
-    return _param_bars(site, "a", site.call("rt.trace_adjoint", g, site.arg("a"), **options))
+    return site.bars("a", site.call("rt.trace_adjoint", g, site.arg("a"), **options))
 
 
 family.linear("np.trace", "a, offset=0, axis1=0, axis2=1, dtype=None, out=None", _trace_vjp, diff="a", forbid="out")
@@ -185,7 +171,7 @@ def _inv_jvp(site: Site, tangents: dict[Slot, Node | None]) -> Node | None:
 
 def _inv_vjp(site: Site, g: Node) -> list[Bar]:
     out_t = site.call("np.swapaxes", site.out, -1, -2)
-    return _param_bars(site, "a", site.G.neg(_matmul(site, _matmul(site, out_t, g), out_t)))  # type: ignore[arg-type]
+    return site.bars("a", site.G.neg(_matmul(site, _matmul(site, out_t, g), out_t)))  # type: ignore[arg-type]
 
 
 def _solve_jvp(site: Site, tangents: dict[Slot, Node | None]) -> Node | None:
@@ -199,8 +185,8 @@ def _solve_vjp(site: Site, g: Node) -> list[Bar]:
     a, b = site.arg("a"), site.arg("b")
     w = site.call("rt.solve_adjoint", g, a, b)
     return [
-        *_param_bars(site, "a", site.call("rt.solve_adjoint_a", w, a, b, site.out)),
-        *_param_bars(site, "b", site.call("rt.unbroadcast", w, b)),
+        *site.bars("a", site.call("rt.solve_adjoint_a", w, a, b, site.out)),
+        *site.bars("b", site.call("rt.unbroadcast", w, b)),
     ]
 
 
@@ -210,7 +196,7 @@ def _det_jvp(site: Site, tangents: dict[Slot, Node | None]) -> Node | None:
 
 
 def _det_vjp(site: Site, g: Node) -> list[Bar]:
-    return _param_bars(site, "a", site.call("rt.det_adjoint", g, site.arg("a"), site.out))
+    return site.bars("a", site.call("rt.det_adjoint", g, site.arg("a"), site.out))
 
 
 family.custom("np.linalg.inv", "a", _inv_jvp, _inv_vjp, diff="a", shape=same_shape_as("a"))

@@ -362,6 +362,16 @@ linear_with_dtype(family, "method.astype", _ASTYPE, identity_adjoint("a"), diff=
 family.linear("np.copy", "a, order='K', subok=False", identity_adjoint("a"), diff="a", shape=same_shape_as("a"))
 
 
+def _list_vjp(site: Site, g: Node) -> list[Bar]:
+    items = site.arg("iterable")
+    if items.op in ("list", "tuple"):
+        return site.bars("iterable", g)
+    return [Bar(site.slot("iterable"), site.call("rt.list_adjoint", g, items))]
+
+
+family.linear("builtins.list", "iterable, /", _list_vjp, diff="iterable", shape=unknown_shape)  # a copy of a list, or an array's rows
+
+
 # --------------------------------------------------------------------------
 # Runtime helpers, as operations
 

@@ -46,6 +46,7 @@ __all__ = [
     "zeros_like_list",
     "add_lists",
     "as_list_adjoint",
+    "list_adjoint",
 ]
 
 
@@ -410,3 +411,11 @@ def as_list_adjoint(g: Any, items: list) -> list:
     array's shape, split into one adjoint per element."""
     g = sum_to_shape(g, np.shape(items))
     return [g[i] for i in range(len(items))]
+
+
+def list_adjoint(g: list, items: Any) -> Any:
+    """The adjoint of ``list(items)``: a list again for a list (or tuple), the
+    rows stacked back into an array for an array."""
+    if isinstance(items, (list, tuple)):
+        return list(g)
+    return np.array(g) if len(g) else zeros_like(items)
