@@ -4,7 +4,7 @@
 # Calls: f (examples/gaussian_fit.py:21)
 
 import numpy as np
-from s2s.runtime import broadcast_like
+from s2s.runtime import broadcast_like, sum_product
 
 
 def rs_jvp(d, xs, xs_dot):
@@ -12,12 +12,12 @@ def rs_jvp(d, xs, xs_dot):
     d0, d0_dot = f_jvp(xs, xs_dot)
     # line 28: return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
     sum1 = np.sum(d * d0)
-    sum1_dot = np.sum(d * d0_dot)
+    sum1_dot = sum_product(d, d0_dot)
     sum2 = np.sum(d0 * d0)
-    sum2_dot = np.sum(2 * d0 * d0_dot)
+    sum2_dot = 2 * sum_product(d0, d0_dot)
     t1 = sum1 / sum2
     out = d - t1 * d0
-    out_dot = -((sum1_dot / sum2 - t1 * sum2_dot / sum2) * d0 + t1 * d0_dot)
+    out_dot = -(sum1_dot / sum2 - t1 * sum2_dot / sum2) * d0 - t1 * d0_dot
     return (out, broadcast_like(out_dot, out))
 
 

@@ -4,7 +4,7 @@
 # Calls: rs (examples/gaussian_fit.py:26), f (examples/gaussian_fit.py:21)
 
 import numpy as np
-from s2s.runtime import shape_of, sum_to_shape
+from s2s.runtime import shape_of, sum_product, sum_to_shape
 
 
 def rs_scalar_forward(d, xs):
@@ -17,6 +17,14 @@ def rs_scalar_forward(d, xs):
 def rs_scalar_backward(saved, out_bar):
     rs1, rs1_saved = saved
     # line 32: return np.sum(rs(d, xs) ** 2)
+    rs1_bar = 2 * out_bar * rs1
+    d_bar = rs_backward(rs1_saved, rs1_bar)
+    return d_bar
+
+
+def rs_scalar_gradient(d, xs, out_bar):
+    # line 32: return np.sum(rs(d, xs) ** 2)
+    rs1, rs1_saved = rs_forward(d, xs)
     rs1_bar = 2 * out_bar * rs1
     d_bar = rs_backward(rs1_saved, rs1_bar)
     return d_bar
@@ -36,7 +44,7 @@ def rs_forward(d, xs):
 def rs_backward(saved, out_bar):
     d0, d_shape, sum2 = saved
     # line 28: return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
-    sum1_bar = -np.sum(d0 * out_bar) / sum2
+    sum1_bar = -sum_product(d0, out_bar) / sum2
     d_bar = sum_to_shape(out_bar, d_shape)
     d_bar = d_bar + sum_to_shape(sum1_bar * d0, d_shape)
     return d_bar
@@ -48,9 +56,9 @@ def rs_backward(saved, out_bar):
 S2S_MODULE = {
     'mode': 'reverse',
     'wrt': ('d',),
-    'entry': {'forward': 'rs_scalar_forward', 'backward': 'rs_scalar_backward'},
+    'entry': {'forward': 'rs_scalar_forward', 'backward': 'rs_scalar_backward', 'gradient': 'rs_scalar_gradient'},
     'outputs': 1,
     'tuple_output': False,
     'scalar_output': True,
-    'bindings': {'rs_scalar_forward': (), 'rs_scalar_backward': (), 'rs_forward': ('rs',), 'rs_backward': ('rs',)},
+    'bindings': {'rs_scalar_forward': (), 'rs_scalar_backward': (), 'rs_scalar_gradient': (), 'rs_forward': ('rs',), 'rs_backward': ('rs',)},
 }

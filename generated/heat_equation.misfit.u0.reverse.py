@@ -29,6 +29,20 @@ def misfit_backward(saved, out_bar):
     return u0_bar
 
 
+def misfit_gradient(u0, nu, steps, observed, out_bar):
+    # line 40: r = simulate(u0, nu, steps) - observed
+    simulate1, simulate1_saved = simulate_forward(u0, nu, steps)
+    r = simulate1 - observed
+    simulate1_shape = shape_of(simulate1)
+    # line 41: return 0.5 * np.sum(r * r)
+    sum1_bar = 0.5 * out_bar
+    r_bar = 2 * sum1_bar * r
+    # line 40: r = simulate(u0, nu, steps) - observed
+    simulate1_bar = sum_to_shape(r_bar, simulate1_shape)
+    u0_bar = simulate_backward(simulate1_saved, simulate1_bar)
+    return u0_bar
+
+
 def simulate_forward(u0, nu, steps):
     tape = []
     # line 32: u = u0
@@ -87,9 +101,9 @@ def step_backward(saved, out_bar):
 S2S_MODULE = {
     'mode': 'reverse',
     'wrt': ('u0',),
-    'entry': {'forward': 'misfit_forward', 'backward': 'misfit_backward'},
+    'entry': {'forward': 'misfit_forward', 'backward': 'misfit_backward', 'gradient': 'misfit_gradient'},
     'outputs': 1,
     'tuple_output': False,
     'scalar_output': True,
-    'bindings': {'misfit_forward': (), 'misfit_backward': (), 'simulate_forward': ('simulate',), 'simulate_backward': ('simulate',), 'step_forward': ('simulate', 'step'), 'step_backward': ('simulate', 'step')},
+    'bindings': {'misfit_forward': (), 'misfit_backward': (), 'misfit_gradient': (), 'simulate_forward': ('simulate',), 'simulate_backward': ('simulate',), 'step_forward': ('simulate', 'step'), 'step_backward': ('simulate', 'step')},
 }

@@ -34,15 +34,36 @@ def rosenbrock_backward(saved, out_bar):
     return x_bar
 
 
+def rosenbrock_gradient(x, out_bar):
+    # line 18: return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    item1 = x[1:]
+    item2 = x[:-1]
+    item3 = x[:-1]
+    t1 = item1 - item2 ** 2
+    t2 = 1.0 - item3
+    t3 = 100.0 * t1 ** 2 + t2 ** 2
+    item3_shape = shape_of(item3)
+    item1_shape = shape_of(item1)
+    t4 = broadcast_like(out_bar, t3)
+    item3_bar = sum_to_shape(-(2 * t2) * t4, item3_shape)
+    item2_bar = unbroadcast(-(400.0 * item2 * t1) * t4, item2)
+    item1_bar = sum_to_shape(200.0 * t1 * t4, item1_shape)
+    x_bar = zeros_like(x)
+    x_bar[:-1] += item3_bar
+    x_bar[:-1] += item2_bar
+    x_bar[1:] += item1_bar
+    return x_bar
+
+
 # How s2s calls this module: its entry functions and outputs, and for each
 # function the user function whose globals and closure it runs with, as the
 # chain of names that calls it from the differentiated function.
 S2S_MODULE = {
     'mode': 'reverse',
     'wrt': ('x',),
-    'entry': {'forward': 'rosenbrock_forward', 'backward': 'rosenbrock_backward'},
+    'entry': {'forward': 'rosenbrock_forward', 'backward': 'rosenbrock_backward', 'gradient': 'rosenbrock_gradient'},
     'outputs': 1,
     'tuple_output': False,
     'scalar_output': True,
-    'bindings': {'rosenbrock_forward': (), 'rosenbrock_backward': ()},
+    'bindings': {'rosenbrock_forward': (), 'rosenbrock_backward': (), 'rosenbrock_gradient': ()},
 }

@@ -140,6 +140,16 @@ class Differentiated:
     def grad(self, *args: Any, **kwargs: Any) -> Any:
         """The gradient of a scalar output w.r.t. ``wrt``, each of the shape
         of its argument; an ``S2SError`` for any other output."""
+        values = args if not kwargs and len(args) == self._nparams else self._bind(*args, **kwargs)
+        plan = self._plans.get(self._key(values)) or self._plan(values)
+        if isinstance(plan, _AutoPlan):
+            plan = plan.choose(values) or plan
+        if isinstance(plan, _ReversePlan) and plan.scalar_output and not plan.several_outputs:  # the two sweeps, no more
+            try:
+                return plan.derivative(values)
+            except Exception as exc:
+                self._annotate(exc)
+                raise
         return self.value_and_grad(*args, **kwargs)[1]
 
     def value_and_grad(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
@@ -558,6 +568,40 @@ class _ReversePlan(_Plan):
         self.several = len(self.index) > 1
         self.vector: tuple[Callable, Callable] | None = None  # the vector module's sweeps, loaded when first needed
         self.seeds: dict[tuple, tuple[int, list[np.ndarray]]] = {}
+        if self.scalar_output and not self.several_outputs:
+            self.derivative = self.first_gradient  # type: ignore[method-assign]
+
+    def first_gradient(self, values: tuple) -> Any:
+        """The gradient; the first call checks the output and learns the
+        seed's type from it (fixed by the arguments' shapes and dtypes, which
+        the plan is for), later calls run the two sweeps and nothing else."""
+        out = self.value_and_derivative(values)[0]
+        loaded = self.owner._load("reverse")
+        seed = _unit(out)
+        if "gradient" in loaded.info.entry:  # both sweeps in one generated function
+            fused = loaded.entry("gradient")
+
+            def sweeps(values: tuple) -> Any:
+                return fused(*values, seed)
+        else:
+            sweep, backward = self.sweep_entry, self.backward
+
+            def sweeps(values: tuple) -> Any:
+                return backward(sweep(*values)[1], seed)
+
+        if self.several:
+            order = self.owner._user_order
+
+            def derivative(values: tuple) -> Any:
+                bars = sweeps(values)
+                return tuple(_scalar_if_0d(bars[i]) for i in order)
+        else:
+
+            def derivative(values: tuple) -> Any:
+                return _scalar_if_0d(sweeps(values))
+
+        self.derivative = derivative  # type: ignore[method-assign]
+        return derivative(values)  # what every later call computes
 
     def sweep(self, *values: Any) -> tuple[Any, Any]:
         """The forward sweep: the output (a tuple for several) and what the
@@ -661,6 +705,10 @@ class _AutoPlan(_Plan):
         if plan is not None:
             self.owner._last_mode = plan.mode
         return plan
+
+    def derivative(self, values: tuple) -> Any:
+        plan = self.choose(values)
+        return plan.derivative(values) if plan is not None else self.value_and_derivative(values)[1]
 
     def value_and_derivative(self, values: tuple) -> tuple[Any, Any]:
         plan = self.choose(values)

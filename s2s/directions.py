@@ -148,6 +148,9 @@ def vectorize(
             return rebuilt(node, _SUMMED[op], [visit(args[0]), args[1]])
         if op in _AXES and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
             return rebuilt(node, _AXES[op], [visit(args[0])] + args[1:])
+        if op == "rt.sum_product" and carries_directions(args[0]) != carries_directions(args[1]):  # np.sum(a * b)
+            product = rebuilt(node, "$prod", [visit(a) if carries_directions(a) else lift(a) for a in args])
+            return rebuilt(node, "rt.sum_directions", [product])
         if op in _REDUCTIONS and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
             return rebuilt(node, _REDUCTIONS[op], [visit(args[0])] + args[1:])
         if op == "getitem" and carries_directions(args[0]) and not carries_directions(args[1]):

@@ -365,7 +365,8 @@ class Graph:
     def total(self, c: Node) -> Node:
         """The sum of all elements of ``c``, with scalar factors and signs
         taken outside the reduction: ``np.sum(-(s * a))`` is ``-(s * np.sum(a))``,
-        so that reductions of the same array expression are shared."""
+        so that reductions of the same array expression are shared; the sum
+        of a product of arrays is ``sum_product`` (a dot product)."""
         if c.shape == SCALAR:
             return c
         if c.op == "$neg":
@@ -377,6 +378,8 @@ class Graph:
             if scalars:
                 rest = [f for f in c.args if f.shape != SCALAR]
                 return self.mul(*scalars, self.total(self.mul(*rest)))  # type: ignore[arg-type,return-value]
+            # a sum of products: a dot product, without the product's temporary array
+            return self.call("rt.sum_product", self.mul(*c.args[:-1]), c.args[-1])
         return self.call("np.sum", c)
 
 
@@ -452,7 +455,10 @@ class Printer:
     def _algebra(self, node: Node, sub: list[ast.expr], names: dict[Node, str]) -> ast.expr:
         op = node.op
         if op == "$neg":
-            return _negate(sub[0], node.args[0])
+            inner = node.args[0]
+            if inner.op == "$sum" and inner.shape != SCALAR and inner not in names:
+                return self._negated_sum(inner, names)
+            return _negate(sub[0], inner)
         if op == "$div":
             return ast.BinOp(sub[0], ast.Div(), sub[1])
         if op == "$pow":
@@ -471,6 +477,19 @@ class Printer:
                     out = ast.BinOp(out, ast.Add(), s)
             return out
         raise AssertionError(op)
+
+
+    def _negated_sum(self, node: Node, names: dict[Node, str]) -> ast.expr:
+        """``-(p + q - r)`` of arrays as ``-p - q + r``: the first sign goes on a
+        scalar factor of ``p`` where it has one, so that no array is negated."""
+        first, *rest = node.args
+        out = _negate(self.expr(first, names), first) if first.op != "$neg" or first in names else self.expr(first.args[0], names)
+        for term in rest:
+            if term.op == "$neg" and term not in names:
+                out = ast.BinOp(out, ast.Add(), self.expr(term.args[0], names))
+            else:
+                out = ast.BinOp(out, ast.Sub(), self.expr(term, names))
+        return out
 
 
 def _negate(expr: ast.expr, node: Node) -> ast.expr:

@@ -79,7 +79,12 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
             functions.append(emit_forward(ctx, role_names["jvp"], tangent_params, entry))
         else:
             adjoint_params = ordered_wrt if entry else [p for p in params_of(ctx.tree) if p in act.active_params]
-            functions.extend(emit_reverse(ctx, role_names["forward"], role_names["backward"], adjoint_params, entry))
+            gradient = module.function_name(("entry", "gradient"), f"{fn.name}_gradient") if entry and mode == "reverse" else None
+            emitted = emit_reverse(ctx, role_names["forward"], role_names["backward"], adjoint_params, entry, gradient)
+            if len(emitted) > 2:
+                role_names = {**role_names, "gradient": emitted[2].name}
+                entry_names["gradient"] = emitted[2].name
+            functions.extend(emitted)
         for name in role_names.values():
             owners[name] = source
 

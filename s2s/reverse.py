@@ -39,7 +39,7 @@ import itertools
 from typing import Callable
 
 from .activity import returned
-from .anno import copy_annos, get_anno
+from .anno import copy_annos, get_anno, set_anno
 from .backward import BackwardEmitter, _basic, fit
 from .codegen import FunctionContext, function_def, name, params_of, store, tuple_target
 from .dag import NotDifferentiable, active_nodes, adjoints, build
@@ -59,11 +59,12 @@ class _Rename(ast.NodeTransformer):
 
 
 class ReverseEmitter:
-    def __init__(self, ctx: FunctionContext, forward_name: str, backward_name: str, adjoint_params: list[str], entry: bool) -> None:
+    def __init__(self, ctx: FunctionContext, forward_name: str, backward_name: str, adjoint_params: list[str], entry: bool, gradient_name: str | None = None) -> None:
         self.ctx = ctx
         self.act = ctx.activity
         self.forward_name = forward_name
         self.backward_name = backward_name
+        self.gradient_name = gradient_name
         self.adjoint_params = adjoint_params
         self.entry = entry
         self.params = params_of(ctx.tree)
@@ -551,6 +552,7 @@ class ReverseEmitter:
         if self.uses_tape:
             forward_body.insert(0, ast.Assign([store(self.tape)], ast.List([], ast.Load())))
             self.forward_locals.append(self.tape)
+        fused = self.fused_gradient(forward_body, backward_body, outputs, out_params) if not backward.vector else []
         available = [n for n in dict.fromkeys(self.forward_locals) if n not in self.conditional]
         saved = [n for n in available if n in _read_names(backward_body)]
         saved_param = self.ctx.names.fresh("saved")
@@ -565,7 +567,21 @@ class ReverseEmitter:
         forward_body.append(ast.Return(ast.Tuple([self.ctx.respell(o) for o in outputs] + [ast.Tuple([name(n) for n in saved], ast.Load())], ast.Load())))  # type: ignore[misc]
         forward = function_def(self.forward_name, self.params, forward_body)
         backward_fn = function_def(self.backward_name, [saved_param] + out_params + ([backward.directions] if backward.vector else []), backward_body)
-        return [forward, backward_fn]
+        return [forward, backward_fn, *fused]
+
+    def fused_gradient(self, forward_body: list[ast.stmt], backward_body: list[ast.stmt], outputs: list[ast.expr], out_params: list[str]) -> list[ast.FunctionDef]:
+        """``f_gradient(*params, out_bar)``, for an entry with one scalar
+        output: both sweeps in one function, as a person writes a gradient.
+        Values pass as locals rather than a saved tuple, and what only the
+        output needs (``out = np.sum(r ** 2)``) is not computed."""
+        if self.gradient_name is None or len(outputs) != 1 or not _is_scalar(outputs[0], self.ctx):
+            return []
+        sweep = _without_dead_values(copy.deepcopy(forward_body), _read_names(backward_body))
+        pullback = copy.deepcopy(backward_body)
+        quoted = [get_anno(s, "comment") for s in sweep if get_anno(s, "comment")]
+        if quoted and get_anno(pullback[0], "comment") == quoted[-1]:  # the line just quoted
+            set_anno(pullback[0], "comment", None)
+        return [function_def(self.gradient_name, self.params + out_params, sweep + pullback)]
 
 
 def _replaced(stmts: list[ast.stmt], replacements: dict[int, list[ast.stmt]]) -> list[ast.stmt]:
@@ -664,6 +680,43 @@ def _value_reads(step: Assignment) -> set[str]:
     return found
 
 
+def _is_scalar(output: ast.expr, ctx: FunctionContext) -> bool:
+    return isinstance(output, ast.Constant) or (isinstance(output, ast.Name) and ctx.shapes(output.id) == frozenset())
+
+
+def _without_dead_values(stmts: list[ast.stmt], read_after: set[str]) -> list[ast.stmt]:
+    """The block without the assignments whose values nothing reads later
+    (at the top level: a loop's values are read by its next iteration)."""
+    live = set(read_after)
+    kept: list[ast.stmt] = []
+    for stmt in reversed(stmts):
+        targets = _assigned_names(stmt)
+        if targets and not targets & live and _is_pure(stmt.value):  # type: ignore[attr-defined]
+            if get_anno(stmt, "comment") and kept and not get_anno(kept[-1], "comment"):
+                set_anno(kept[-1], "comment", get_anno(stmt, "comment"))
+            continue
+        kept.append(stmt)
+        live |= _read_names([stmt])
+    return kept[::-1]
+
+
+def _assigned_names(stmt: ast.stmt) -> set[str]:
+    """The names an assignment to names binds (none for anything else)."""
+    if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
+        return set()
+    target = stmt.targets[0]
+    elts = target.elts if isinstance(target, ast.Tuple) else [target]
+    return {e.id for e in elts} if all(isinstance(e, ast.Name) for e in elts) else set()
+
+
+def _is_pure(value: ast.expr) -> bool:
+    """Computes a value and changes nothing (no ``.pop()``)."""
+    return not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _MUTATING for n in ast.walk(value))
+
+
+_MUTATING = {"pop", "append", "extend", "insert", "remove", "clear", "sort", "fill", "resize", "update", "setdefault", "popitem"}
+
+
 def _read_names(stmts: list[ast.stmt]) -> set[str]:
     return {n.id for s in stmts for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
@@ -689,6 +742,9 @@ def _read_names_of_steps(steps: list[Step]) -> set[str]:
     return found
 
 
-def emit_reverse(ctx: FunctionContext, forward_name: str, backward_name: str, adjoint_params: list[str], entry: bool) -> list[ast.FunctionDef]:
-    """The forward and backward sweeps of ``ctx.fn`` for its activity."""
-    return ReverseEmitter(ctx, forward_name, backward_name, adjoint_params, entry).run()
+def emit_reverse(
+    ctx: FunctionContext, forward_name: str, backward_name: str, adjoint_params: list[str], entry: bool, gradient_name: str | None = None
+) -> list[ast.FunctionDef]:
+    """The forward and backward sweeps of ``ctx.fn`` for its activity, and
+    with ``gradient_name`` (for an entry with a scalar output) both fused."""
+    return ReverseEmitter(ctx, forward_name, backward_name, adjoint_params, entry, gradient_name).run()

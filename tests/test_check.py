@@ -17,6 +17,9 @@ def smooth(x, y):
 
 def staircase(x):
     return np.floor(x) * x
+
+def energy(x):
+    return np.sum(np.sin(x) * x)
 """
 
 
@@ -32,7 +35,9 @@ def test_a_right_derivative_passes_and_reports_every_comparison(mod):
     report = check(mod.smooth, x, y, wrt=("x", "y"))
     assert report.ok
     assert [a.name for a in report.arguments] == ["x", "y"]
-    assert set(report.arguments[1].errors) == {"forward", "reverse", "forward~reverse", "dot product", "forward~jvp", "reverse~vjp"}
+    assert set(report.arguments[1].errors) == {
+        "forward", "reverse", "forward alone", "reverse alone", "forward~reverse", "dot product", "forward~jvp", "reverse~vjp",
+    }
     assert set(report.value_errors) == {"forward", "reverse"}
     assert all(e < 1e-12 for e in report.value_errors.values())
     assert str(report).startswith("s2s.check(smooth): ok")
@@ -58,6 +63,24 @@ def test_a_value_that_differs_from_the_primal_fails(mod, monkeypatch):
     assert not report.ok
     assert report.value_errors == {"forward": pytest.approx(1.0), "reverse": pytest.approx(1.0)}
     assert "value: forward 1.0e+00" in str(report)
+
+
+def test_a_gradient_whose_own_code_differs_fails(mod, monkeypatch):
+    """derivative() of a scalar output runs the fused gradient function, not
+    the two sweeps value_and_derivative() runs: check compares the two."""
+    from s2s import api
+
+    true_first_gradient = api._ReversePlan.first_gradient
+
+    def doubled(self, values):
+        gradient = true_first_gradient(self, values)
+        self.derivative = lambda values: 2.0 * gradient
+        return 2.0 * gradient
+
+    monkeypatch.setattr(api._ReversePlan, "first_gradient", doubled)
+    report = check(mod.energy, np.array([0.3, 0.5]), wrt="x", raises=False)
+    assert not report.ok
+    assert report.arguments[0].errors["reverse alone"] > 1.0 and report.arguments[0].errors["forward alone"] == 0.0
 
 
 def test_check_accepts_a_decorated_function(mod):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from ..expr import SCALAR, Node
-from .core import Bar, Family, RuleError, Site, unknown_shape
+from .core import Bar, Family, RuleError, Site, linear_jvp, unknown_shape
 
 family = Family()
 
@@ -61,8 +61,22 @@ def _mean_vjp(site: Site, g: Node) -> list[Bar]:
     return [Bar(site.slot("a"), site.G.div(expand_reduced(site, g), count), loose=True)]  # type: ignore[arg-type]
 
 
+def _sum_jvp(site: Site, tangents: dict) -> Node | None:
+    """The sum of the tangent; of all its elements through ``Graph.total``
+    (scalar factors outside, a product of arrays as a dot product)."""
+    t = tangents.get(site.slot("a"))
+    if t is not None and _sums_everything(site):
+        return site.G.total(t)
+    return linear_jvp(site, tangents)
+
+
+def _sums_everything(site: Site) -> bool:
+    """``np.sum(a)`` to a number, in ``a``'s dtype."""
+    return all(site.is_constant(p) for p in ("axis", "dtype", "keepdims")) and site.value("axis") is None and site.value("dtype") is None and not site.value("keepdims")
+
+
 _SUM = "a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None"
-family.linear("np.sum", _SUM, _sum_vjp, diff="a", shape=_reduced_shape, fusable=True, forbid="out initial where")
+family.custom("np.sum", _SUM, _sum_jvp, _sum_vjp, diff="a", shape=_reduced_shape, fusable=True, forbid="out initial where")
 family.linear("np.mean", "a, axis=None, dtype=None, out=None, keepdims=False, where=None", _mean_vjp, diff="a", shape=_reduced_shape, fusable=True, forbid="out where")
 
 

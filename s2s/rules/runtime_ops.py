@@ -7,7 +7,7 @@ taken as zero.
 
 from __future__ import annotations
 
-from ..expr import SCALAR
+from ..expr import SCALAR, Node
 from ..runtime import core as runtime_core
 from .core import Bar, Family, Site, elementwise_shape, same_shape_as, unknown_shape
 
@@ -38,6 +38,14 @@ family.linear("rt.broadcast_like", "t, like", vjp=_sum_back("t"), diff="t", shap
 family.linear("rt.owned_like", "t, like", vjp=_sum_back("t"), diff="t", shape=_shape_of_second)
 family.linear("rt.frozen", "x", vjp=lambda site, g: [Bar(site.slot("x"), g)], diff="x", shape=same_shape_as("x"))
 family.zero("rt.zeros_like", "x", shape=same_shape_as("x"))
+
+
+def _sum_product_vjp(site: Site, g: Node) -> list[Bar]:
+    a, b = site.arg("a"), site.arg("b")
+    return [Bar(site.slot("a"), site.call("rt.unbroadcast", site.G.mul(g, b), a)), Bar(site.slot("b"), site.call("rt.unbroadcast", site.G.mul(g, a), b))]
+
+
+family.bilinear("rt.sum_product", "a, b", _sum_product_vjp, diff="a b", shape=lambda site: SCALAR)
 family.zero("rt.shape_of", "x")
 family.zero("rt.unit_cotangent", "out", shape=lambda site: SCALAR)
 family.helper("rt.reduced_size", "x, axis=None", shape=lambda site: SCALAR)

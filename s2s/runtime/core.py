@@ -18,6 +18,7 @@ __all__ = [
     "broadcast_like",
     "owned_like",
     "zeros_like",
+    "sum_product",
     "unit_cotangent",
     "xlogy",
     "power_base_partial",
@@ -180,6 +181,15 @@ def zeros_like(x: Any) -> Any:
     if isinstance(x, tuple):
         return tuple(zeros_like(v) for v in x)
     return np.zeros(_shape(x), dtype=_float_dtype(x))
+
+
+def sum_product(a: Any, b: Any) -> Any:
+    """``np.sum(a * b)``: a dot product when ``a`` and ``b`` are float arrays
+    of one shape, which makes no temporary array and is several times faster
+    (the same sum, added in another order); ``np.sum(a * b)`` otherwise."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape and a.dtype.kind in "fc" and b.dtype.kind in "fc":
+        return np.dot(a.ravel(), b.ravel())
+    return np.add.reduce(a * b, axis=None)
 
 
 def unit_cotangent(out: Any) -> Any:
