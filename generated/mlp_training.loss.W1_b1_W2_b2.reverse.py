@@ -39,7 +39,7 @@ def loss_backward(saved, out_bar):
     W1, b1, W2, b2, iterations1, len2, tape = saved
     tape = list(tape)
     # line 33: return total / len(X) + 1e-4 * (np.sum(W1 * W1) + np.sum(W2 * W2))
-    sum3_bar = 0.0001 * np.sum(out_bar)
+    sum3_bar = 0.0001 * out_bar
     sum2_bar = sum3_bar
     total_bar = out_bar / len2
     W2_bar = 2 * sum3_bar * W2
@@ -50,7 +50,56 @@ def loss_backward(saved, out_bar):
         # line 30: for start in range(0, len(X), batch): r = predict(W1, b1, W2, b2, X[start : start + batch]) - y[s...
         total2_bar = total_bar
         # line 32: total = total + np.sum(r * r)
-        sum1_bar = np.sum(total2_bar)
+        sum1_bar = total2_bar
+        total_bar = total2_bar
+        r = tape.pop()
+        r_bar = 2 * sum1_bar * r
+        # line 31: r = predict(W1, b1, W2, b2, X[start : start + batch]) - y[start : start + batch]
+        predict1_shape = tape.pop()
+        predict1_bar = sum_to_shape(r_bar, predict1_shape)
+        predict1_saved = tape.pop()
+        W1_bar_part, b1_bar_part, W2_bar_part, b2_bar_part = predict_backward(predict1_saved, predict1_bar)
+        W1_bar = W1_bar + W1_bar_part
+        b1_bar = b1_bar + b1_bar_part
+        W2_bar = W2_bar + W2_bar_part
+        b2_bar = b2_bar + b2_bar_part
+    return (W1_bar, b1_bar, W2_bar, b2_bar)
+
+
+def loss_gradient(W1, b1, W2, b2, X, y, batch, out_bar):
+    tape = []
+    # line 29: total = 0.0
+    total = 0.0
+    # line 30: for start in range(0, len(X), batch): r = predict(W1, b1, W2, b2, X[start : start + batch]) - y[s...
+    len1 = len(X)
+    iterations1 = range(0, len1, batch)
+    for start in iterations1:
+        # line 31: r = predict(W1, b1, W2, b2, X[start : start + batch]) - y[start : start + batch]
+        item1 = X[start:start + batch]
+        predict1, predict1_saved = predict_forward(W1, b1, W2, b2, item1)
+        tape.append(predict1_saved)
+        item2 = y[start:start + batch]
+        r = predict1 - item2
+        tape.append(shape_of(predict1))
+        # line 32: total = total + np.sum(r * r)
+        sum1 = np.sum(r * r)
+        tape.append(r)
+        total2 = total + sum1
+        total = total2
+    # line 33: return total / len(X) + 1e-4 * (np.sum(W1 * W1) + np.sum(W2 * W2))
+    len2 = len(X)
+    sum3_bar = 0.0001 * out_bar
+    sum2_bar = sum3_bar
+    total_bar = out_bar / len2
+    W2_bar = 2 * sum3_bar * W2
+    W1_bar = 2 * sum2_bar * W1
+    b1_bar = zeros_like(b1)
+    b2_bar = zeros_like(b2)
+    for start in reversed(iterations1):
+        # line 30: for start in range(0, len(X), batch): r = predict(W1, b1, W2, b2, X[start : start + batch]) - y[s...
+        total2_bar = total_bar
+        # line 32: total = total + np.sum(r * r)
+        sum1_bar = total2_bar
         total_bar = total2_bar
         r = tape.pop()
         r_bar = 2 * sum1_bar * r
@@ -114,9 +163,9 @@ def layer_backward(saved, out_bar):
 S2S_MODULE = {
     'mode': 'reverse',
     'wrt': ('W1', 'b1', 'W2', 'b2'),
-    'entry': {'forward': 'loss_forward', 'backward': 'loss_backward'},
+    'entry': {'forward': 'loss_forward', 'backward': 'loss_backward', 'gradient': 'loss_gradient'},
     'outputs': 1,
     'tuple_output': False,
-    'scalar_output': False,
-    'bindings': {'loss_forward': (), 'loss_backward': (), 'predict_forward': ('predict',), 'predict_backward': ('predict',), 'layer_forward': ('predict', 'layer'), 'layer_backward': ('predict', 'layer')},
+    'scalar_output': True,
+    'bindings': {'loss_forward': (), 'loss_backward': (), 'loss_gradient': (), 'predict_forward': ('predict',), 'predict_backward': ('predict',), 'layer_forward': ('predict', 'layer'), 'layer_backward': ('predict', 'layer')},
 }

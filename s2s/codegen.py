@@ -14,10 +14,11 @@ import ast
 import copy
 import itertools
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .activity import Activity, CallActivity
 from .anno import get_anno, set_anno
-from .expr import Graph, Node, Printer, ShapeSet, list_shape
+from .expr import SCALAR, Graph, Node, Printer, ShapeSet, list_shape
 from .frontend import FunctionSource
 from .names import NameAllocator
 from .rules import shape_of
@@ -158,6 +159,41 @@ class FunctionContext:
 
     def temp(self) -> str:
         return self.names.numbered("t")
+
+    def numbers_carried(self, body: list[ast.stmt], carried: set[str], entry_shape: Callable[[str], ShapeSet]) -> set[str]:
+        """The variables a loop body assigns that stay numbers (``total =
+        total + np.sum(r * r)``): numbers on entry (or without a value
+        before the loop), and numbers in every assignment of the body when
+        they are numbers at the top of the iteration, so, by induction,
+        numbers throughout. ``entry_shape`` gives a variable's shape before
+        the loop, ``None`` when it has no value there."""
+        from .dag import build  # the DAG builder reads rules that import this module
+
+        loop_targets = {n.id for stmt in body for f in ast.walk(stmt) if isinstance(f, ast.For) for n in ast.walk(f.target) if isinstance(n, ast.Name)}
+        numbers = {v for v in carried - loop_targets if entry_shape(v) in (SCALAR, None)}
+        assignments = [n for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Assign)]
+        while numbers:
+            # the others may hold anything from one iteration to the next
+            assumed = {v: SCALAR if v in numbers else frozenset({f"{v}#carried"}) for v in carried}
+            lost: set[str] = set()
+            for stmt in assignments:
+                target = stmt.targets[0]
+                if not isinstance(target, ast.Name):  # unpacking, an update: not known to be numbers
+                    stored = {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                        stored.add(target.value.id)
+                    lost |= stored & numbers
+                    continue
+                try:
+                    shape = build(self.graph(), stmt.value, lambda name: assumed[name] if name in assumed else entry_shape(name)).shape
+                except Exception:  # noqa: BLE001 - what build cannot read has no known shape
+                    shape = None
+                if target.id in numbers and shape != SCALAR:
+                    lost.add(target.id)
+            if not lost:
+                return numbers
+            numbers -= lost
+        return set()
 
     def comment(self, stmts: list[ast.stmt], origin: ast.stmt | None) -> list[ast.stmt]:
         """Attach ``# line N: <user's code>`` to the first statement of each

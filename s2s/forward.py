@@ -32,7 +32,7 @@ from .anno import get_anno
 from .codegen import FunctionContext, ShapeEnv, function_def, name, params_of, store, tuple_target
 from .dag import NotDifferentiable, active_nodes, build, exact, site_of, tangent
 from .directions import vectorize
-from .expr import Graph, Node, ShapeSet, schedule
+from .expr import SCALAR, Graph, Node, ShapeSet, schedule
 from .rules.structural import VIEWS
 
 
@@ -185,10 +185,13 @@ class ForwardEmitter:
         if isinstance(stmt, ast.For):
             self.state.defined.add(stmt.target.id)  # type: ignore[attr-defined]
             self.ctx.shapes.assign(stmt.target.id, None)  # type: ignore[attr-defined]
-        for var in rebound:  # values that change from one iteration to the next: no static shape facts
-            self.ctx.shapes.forget(var)
+        known = self.ctx.shapes.shapes
+        numbers = self.ctx.numbers_carried(stmt.body, set(rebound), lambda v: self.ctx.shapes(v) if v in known else None)
+        for var in rebound:  # values that change from one iteration to the next: no static shape facts but numbers
+            shape = SCALAR if var in numbers else None
+            self.ctx.shapes.assign(var, shape)
             if var in self.state.shapes:
-                self.state.shapes[var] = None
+                self.state.shapes[var] = shape  # the tangent of a number is a number
             self.state.owned.discard(var)
         head = self.snapshot()
         body = self.block(stmt.body)

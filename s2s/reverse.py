@@ -43,7 +43,7 @@ from .anno import copy_annos, get_anno, set_anno
 from .backward import BackwardEmitter, _basic, fit
 from .codegen import FunctionContext, function_def, name, params_of, store, tuple_target
 from .dag import NotDifferentiable, active_nodes, adjoints, build
-from .expr import Node, schedule
+from .expr import SCALAR, Node, schedule
 from .rules.structural import VIEWS
 from .plans import Append, Assignment, Branch, Call, Copy, Loop, Step, Unpack, Update
 
@@ -425,7 +425,11 @@ class ReverseEmitter:
             self.define(count, count)
             before.append(ast.Assign([store(count)], ast.Constant(0)))
         self.current = dict(entry)
-        for canonical in carried.values():  # values change from one iteration to the next
+        numbers = self.ctx.numbers_carried(stmt.body, set(carried), lambda v: self.ctx.shapes(entry[v]) if v in entry else None)
+        for var, canonical in carried.items():  # values change from one iteration to the next
+            if var in numbers:
+                self.ctx.shapes.assign(canonical, SCALAR)
+                continue
             self.ctx.shapes.forget(canonical)
             self.shape_names.pop(canonical, None)
             for scope in self.scopes:

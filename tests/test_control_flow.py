@@ -207,6 +207,13 @@ def stacked_rows(a, b):
     return np.stack(rows, axis=1) * 2.0
 
 
+def damped_accumulation(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s * 0.9 + np.sum(np.sin(x * s) * x)
+    return s
+
+
 def read_then_update(x, n):
     y = x * 1.0
     s = 0.0
@@ -307,3 +314,16 @@ def test_forward_loop_carries_tangents_in_the_same_loop(mod):
     code = [line.strip() for line in body.splitlines() if not line.strip().startswith("#")]
     assert sum(line.startswith("for ") for line in code) == 1
     assert "p_dot = x * p_dot + p * x_dot" in code
+
+
+def test_numbers_carried_by_a_loop_stay_numbers(mod):
+    """``s = s * 0.9 + np.sum(...)`` in a loop is a number in every
+    iteration: its adjoint needs no reduction and no unbroadcast (each a
+    call per iteration), and the function has a scalar output (so a fused
+    gradient function)."""
+    g = differentiate(mod.damped_accumulation, wrt="x", mode="reverse")
+    backward = g.source().split("def damped_accumulation_backward")[1].split("\n\n\n")[0]
+    code = [line for line in backward.splitlines() if not line.strip().startswith("#")]
+    assert not any("np.sum(" in line or "unbroadcast(" in line for line in code)
+    assert "def damped_accumulation_gradient(" in g.source()
+    check(mod.damped_accumulation, np.array([0.3, -0.5, 0.8]), 4, wrt="x", modes=MODES)

@@ -1287,6 +1287,15 @@ def stack_of_pairs(x, c):
     return s
 
 
+def number_becomes_an_array(x):
+    acc = 0.0
+    y = 0.0
+    for k in range(3):
+        acc = acc * 0.5 + np.sum(y * x)
+        y = x * k + y
+    return acc + np.sum(y * y)
+
+
 def pop_and_drop(x):
     items = [x, x * x, np.cos(x)]
     items.pop()
@@ -1547,6 +1556,7 @@ CASES = [
     ("blocks_of_pass", (V3,), "x"),
     ("reversed_over_a_list", (V3, 0.4), ("a", "b")),
     ("reversed_range_sweep", (V4,), "x"),
+    ("number_becomes_an_array", (V3,), "x"),
 ]
 
 
