@@ -53,6 +53,7 @@ _AXES = {
     "np.flip": "rt.flip_directions",
     "np.fliplr": "rt.fliplr_directions",
     "np.flipud": "rt.flipud_directions",
+    "method.flatten": "rt.ravel_directions",
     "np.cumsum": "rt.cumsum_directions",
     "np.roll": "rt.roll_directions",
     "np.tile": "rt.tile_directions",
@@ -97,6 +98,15 @@ _HELPERS = {
     "rt.matmul_adjoint_b": "rt.matmul_adjoint_b_directions",
     "rt.dot_adjoint_a": "rt.dot_adjoint_a_directions",
     "rt.dot_adjoint_b": "rt.dot_adjoint_b_directions",
+    "rt.inner_adjoint_a": "rt.inner_adjoint_a_directions",
+    "rt.inner_adjoint_b": "rt.inner_adjoint_b_directions",
+    "rt.outer_adjoint_a": "rt.outer_adjoint_a_directions",
+    "rt.outer_adjoint_b": "rt.outer_adjoint_b_directions",
+    "rt.vdot_adjoint": "rt.vdot_adjoint_directions",
+    "rt.einsum_adjoint": "rt.einsum_adjoint_directions",
+    # a cast to a number of the one element of an array
+    "builtins.float": "rt.float_directions",
+    "np.float64": "rt.float_directions",
 }
 _SAME_ARGUMENTS = {**_REDUCTIONS, **_AXES, **_SUMMED, **_HELPERS}
 # the arguments (positions, or keyword names) that may carry the directions
@@ -113,9 +123,13 @@ _PRODUCTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "np.outer": ("rt.outer_directions", ()),
     "np.tensordot": ("rt.tensordot_directions", ("axes",)),
     "np.kron": ("rt.kron_directions", ()),
+    "np.inner": ("rt.inner_directions", ()),
+    "np.vdot": ("rt.vdot_directions", ()),
 }
 # operations that act on the whole array whatever its axes mean (copies)
-_LAYOUT_FREE = {"np.copy", "np.asarray", "np.ascontiguousarray", "builtins.list"}
+# (builtins.sum adds a list's elements, or an array's rows along its first axis,
+# then its start: any of them may carry directions)
+_LAYOUT_FREE = {"np.copy", "np.asarray", "np.ascontiguousarray", "builtins.list", "method.astype", "builtins.sum"}
 # helpers that make a tangent of a value: op -> helper taking ``directions`` last
 _MADE = {
     "rt.zeros_like": "rt.zeros_directions_like",
@@ -242,13 +256,13 @@ def vectorize(
             # y[i] of a vector is a number, a copy: its tangent y_dot[i] is a view, which a
             # later y_dot[i] = ... would change (views the primal reads are checked already)
             return graph.call("rt.frozen", read) if _selects_elements(index.attr.expr) else read  # type: ignore[union-attr]
-        if op in _LAYOUT_FREE and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
-            return rebuilt(node, op, [visit(args[0])] + args[1:])
+        if op in _LAYOUT_FREE and carrying:
+            return rebuilt(node, op, [visit(a) for a in args])
         if op in _PRODUCTS and _is_product_of_one_carrier(node, carrying):
             helper, _ = _PRODUCTS[op]
             tangent = graph.const(0 if 0 in carrying else 1)
             return rebuilt(node, helper, [visit(args[0]), visit(args[1]), tangent, *args[2:]])
-        if op == "np.einsum" and not node.attr and args[0].op == "const" and isinstance(args[0].value, str) and "->" in args[0].value:
+        if op == "np.einsum" and not node.attr and args[0].op == "const" and isinstance(args[0].value, str):
             operands = [i for i, a in enumerate(args[1:]) if carries_directions(a)]
             if len(operands) == 1:
                 return rebuilt(node, "rt.einsum_directions", [graph.const(operands[0]), args[0]] + [visit(a) for a in args[1:]])

@@ -204,7 +204,7 @@ def test_outer_with_directions_is_outer_per_direction(tangent):
     np.testing.assert_allclose(found, expected, rtol=1e-14)
 
 
-@pytest.mark.parametrize("subscripts, shapes", [("ij,j->i", [(2, 3), (3,)]), ("ij,jk->ik", [(2, 3), (3, 4)]), ("...i,i->...", [(5, 2, 3), (3,)]), ("ii->", [(3, 3)])])
+@pytest.mark.parametrize("subscripts, shapes", [("ij,j->i", [(2, 3), (3,)]), ("ij,jk->ik", [(2, 3), (3, 4)]), ("...i,i->...", [(5, 2, 3), (3,)]), ("ii->", [(3, 3)]), ("ii", [(3, 3)]), ("ij,jk", [(2, 3), (3, 4)]), ("i...,i", [(3, 2), (3,)])])
 def test_einsum_with_directions_is_einsum_per_direction(subscripts, shapes):
     rng = np.random.default_rng(5)
     operands = [rng.standard_normal(s) for s in shapes]
@@ -273,6 +273,17 @@ def reductions(x):
     return np.var(x, axis=0), np.std(x, axis=1, ddof=1), np.prod(x, axis=0), np.max(x, axis=1), np.min(x, axis=0, keepdims=True), np.var(x) * x
 
 
+def other_products(a, m, e):
+    p = np.inner(a, m) + np.inner(m, a) * np.vdot(a, m[0]) + np.vdot(m[1], a)
+    q = np.outer(a, m[0]) @ m.T + np.einsum("ij,jk->ik", e, m).T * np.einsum("...i,i->...", m, a) * np.einsum("ii", e)
+    return p, q
+
+
+def casts_and_sums(m):
+    s = sum([m[0], m[1] * 2.0], m[1]) + sum(m)
+    return s * float(m[0, 1]) + m.flatten()[:3] * np.float64(m[1, 2]) + m.astype(np.float64)[0]
+
+
 def cumulative(x):
     return np.cumprod(x, axis=1), np.cumprod(x) * 2.0, np.linalg.norm(x, axis=0)
 """
@@ -291,6 +302,8 @@ BATCHED = [
     ("stacked_linalg", (np.stack([SPD, SPD.T + 0.2]), V), ("a", "b")),
     ("reductions", (np.array([[0.7, -1.2, 0.4, 2.0], [1.1, 0.3, -0.6, 0.9], [0.5, 1.4, -0.2, -1.3]]),), "x"),
     ("cumulative", (np.array([[0.7, -1.2, 0.4], [1.1, 0.3, -0.6]]),), "x"),
+    ("other_products", (V, A23 * 2.0, SPD[:2, :2]), ("a", "m", "e")),
+    ("casts_and_sums", (A23,), "m"),
     ("cumulative", (np.array([[0.7, 0.0, 0.4], [1.1, 0.3, 0.0]]),), "x"),  # zeros: products along the axis
 ]
 
@@ -365,6 +378,12 @@ def _cases():
         ("kron a", np.kron, _product(rt.kron_directions, 0), (V, A23), 0),
         ("kron b", np.kron, _product(rt.kron_directions, 1), (A234, A23), 1),
         ("kron number", np.kron, _product(rt.kron_directions, 1), (1.5, A23), 1),
+        ("inner a", np.inner, _product(rt.inner_directions, 0), (A234, A34), 0),
+        ("inner b", np.inner, _product(rt.inner_directions, 1), (V, A23), 1),
+        ("inner number", np.inner, _product(rt.inner_directions, 0), (np.float64(2.0), A23), 0),
+        ("vdot a", np.vdot, _product(rt.vdot_directions, 0), (A23, A23 * 2.0), 0),
+        ("vdot b", np.vdot, _product(rt.vdot_directions, 1), (A23.ravel(), A23), 1),
+        ("float", float, rt.float_directions, (np.array(0.5),), 0),
         ("choice tangent", core.choice_tangent, rt.choice_tangent_directions, (TIES, TIES, _maxed(TIES, 1), 1), 0),
         ("choice tangent all", core.choice_tangent, rt.choice_tangent_directions, (TIES, TIES, _maxed(TIES)), 0),
         ("choice adjoint", core.choice_adjoint, rt.choice_adjoint_directions, (V[:2], TIES, _maxed(TIES, -1), -1), 0),
@@ -416,6 +435,18 @@ def _cases():
         ("dot adjoint a vector", linalg.dot_adjoint_a, rt.dot_adjoint_a_directions, (A23[:, 0], A23, V), 0),
         ("dot adjoint a number", linalg.dot_adjoint_a, rt.dot_adjoint_a_directions, (A23, 1.5, A23), 0),
         ("dot adjoint b", linalg.dot_adjoint_b, rt.dot_adjoint_b_directions, (np.dot(A23, A234), A23, A234), 0),
+        ("inner adjoint a", linalg.inner_adjoint_a, rt.inner_adjoint_a_directions, (np.inner(A234, A34), A234, A34), 0),
+        ("inner adjoint a vector", linalg.inner_adjoint_a, rt.inner_adjoint_a_directions, (A23[:, 0], A23, V), 0),
+        ("inner adjoint b", linalg.inner_adjoint_b, rt.inner_adjoint_b_directions, (np.inner(A23, A234.transpose(0, 2, 1)), A23, A234.transpose(0, 2, 1)), 0),
+        ("inner adjoint b vector", linalg.inner_adjoint_b, rt.inner_adjoint_b_directions, (A23[:, 0], V, A23), 0),
+        ("inner adjoint number", linalg.inner_adjoint_b, rt.inner_adjoint_b_directions, (A23, 1.5, A23), 0),
+        ("outer adjoint a", linalg.outer_adjoint_a, rt.outer_adjoint_a_directions, (np.outer(A23, V), A23, V), 0),
+        ("outer adjoint b", linalg.outer_adjoint_b, rt.outer_adjoint_b_directions, (np.outer(V, A23), V, A23), 0),
+        ("vdot adjoint", linalg.vdot_adjoint, rt.vdot_adjoint_directions, (0.5, A23.ravel(), A23), 0),
+        ("einsum adjoint", linalg.einsum_adjoint, rt.einsum_adjoint_directions, (A23, 1, "ij,jk->ik", A23, SPD), 0),
+        ("einsum adjoint ellipsis", linalg.einsum_adjoint, rt.einsum_adjoint_directions, (A34, 0, "...ij,j", A234, V[:1].repeat(4)), 0),
+        ("einsum adjoint diagonal", linalg.einsum_adjoint, rt.einsum_adjoint_directions, (V, 0, "ii->i", SPD), 0),
+        ("einsum adjoint summed", linalg.einsum_adjoint, rt.einsum_adjoint_directions, (0.5, 0, "ij,ij", A23, A23), 0),
         ("dot adjoint b number", linalg.dot_adjoint_b, rt.dot_adjoint_b_directions, (A23, A23, np.float64(1.5)), 0),
     ]
 

@@ -12,6 +12,7 @@ do. A zero tangent may be a bare ``0.0``, or have a trailing axis of length
 from __future__ import annotations
 
 import functools
+import string
 from typing import Any, Callable
 
 import numpy as np
@@ -56,6 +57,15 @@ __all__ = [
     "trace_directions",
     "tensordot_directions",
     "kron_directions",
+    "inner_directions",
+    "vdot_directions",
+    "float_directions",
+    "outer_adjoint_a_directions",
+    "outer_adjoint_b_directions",
+    "inner_adjoint_a_directions",
+    "inner_adjoint_b_directions",
+    "vdot_adjoint_directions",
+    "einsum_adjoint_directions",
     "choice_tangent_directions",
     "choice_adjoint_directions",
     "prod_tangent_directions",
@@ -214,22 +224,41 @@ def _operands(a: Any, b: Any, tangent: int) -> tuple[Any, Any]:
     return (_tangent_array(a), b) if tangent == 0 else (a, _tangent_array(b))
 
 
-def dot_directions(a: Any, b: Any, tangent: int) -> Any:
-    """``np.dot(a, b)`` where operand ``tangent`` carries the directions: a
-    product with a number, ``@`` for vectors and matrices, otherwise the sum
-    over the last axis of ``a`` and the second-to-last of ``b``."""
+def _summed_product(a: Any, b: Any, tangent: int, axis_of_b: Callable[[int], int]) -> Any:
+    """A product that sums the last axis of ``a`` with axis ``axis_of_b(ndim)``
+    of ``b`` (a number multiplies), where operand ``tangent`` carries the
+    directions; they go last, after ``b``'s free axes."""
     a, b = _operands(a, b, tangent)
-    na, nb = np.ndim(a) - (tangent == 0), np.ndim(b) - (tangent == 1)
     if _bare_zero(a if tangent == 0 else b):
         return a if tangent == 0 else b
+    na, nb = np.ndim(a) - (tangent == 0), np.ndim(b) - (tangent == 1)
     if na == 0 or nb == 0:
         return a * _lifted(b) if tangent == 0 else _lifted(a) * b
-    if na <= 2 and nb <= 2:
+    out = np.tensordot(a, b, axes=(na - 1, axis_of_b(nb)))
+    return out if tangent == 1 else np.moveaxis(out, na - 1, -1)
+
+
+def dot_directions(a: Any, b: Any, tangent: int) -> Any:
+    """``np.dot(a, b)`` where operand ``tangent`` carries the directions:
+    ``@`` for vectors and matrices; otherwise a product with a number, or the
+    sum over the last axis of ``a`` and the second-to-last of ``b``."""
+    a, b = _operands(a, b, tangent)
+    na, nb = np.ndim(a) - (tangent == 0), np.ndim(b) - (tangent == 1)
+    if 1 <= na <= 2 and 1 <= nb <= 2:
         return matmul_directions(a, b, tangent)
-    summed = (na - 1, max(nb - 2, 0))
-    if tangent == 1:  # b's free axes (the directions last) follow a's
-        return np.tensordot(a, b, axes=summed)
-    return np.moveaxis(np.tensordot(a, b, axes=summed), na - 1, -1)
+    return _summed_product(a, b, tangent, lambda nb: max(nb - 2, 0))
+
+
+def inner_directions(a: Any, b: Any, tangent: int) -> Any:
+    """``np.inner(a, b)``: the sum over the last axes of both."""
+    return _summed_product(a, b, tangent, lambda nb: nb - 1)
+
+
+def vdot_directions(a: Any, b: Any, tangent: int) -> Any:
+    """``np.vdot(a, b)`` of real arrays: the sum of the flattened products."""
+    a, b = _operands(a, b, tangent)
+    carrier, other = (a, b) if tangent == 0 else (b, a)
+    return carrier if _bare_zero(carrier) else np.ravel(other) @ _flat(carrier)
 
 
 def tensordot_directions(a: Any, b: Any, tangent: int, axes: Any = 2) -> Any:
@@ -268,15 +297,25 @@ def outer_directions(a: Any, b: Any, tangent: int) -> Any:
     return np.ravel(a)[:, None, None] * columns[None, :, :]
 
 
+def _labelled_directions(subscripts: str, ndims: tuple[int, ...], index: int) -> str:
+    """Einsum subscripts spelled out in full (ellipses, an implicit output)
+    with a label of its own for the directions, last in operand ``index``
+    (of ``ndims`` primal axes each) and in the output."""
+    labels, output = linalg._einsum_labels(subscripts, ndims)
+    letter = next(c for c in string.ascii_letters if c not in "".join(labels) + output)
+    terms = [term + letter if i == index else term for i, term in enumerate(labels)]
+    return f"{','.join(terms)}->{output}{letter}"
+
+
 def einsum_directions(tangent: int, subscripts: str, *operands: Any, **options: Any) -> Any:
     """``np.einsum(subscripts, *operands)`` where operand ``tangent``
     carries the directions: they get a subscript of their own, kept last in
-    the output. Subscripts are explicit (``"ij,j->i"``), as s2s requires."""
-    inputs, output = subscripts.replace(" ", "").split("->")
-    letter = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in subscripts)
-    parts = inputs.split(",")
-    parts[tangent] += letter
-    return np.einsum(f"{','.join(parts)}->{output}{letter}", *operands, **options)
+    the output."""
+    operands = tuple(_tangent_array(x) if i == tangent else x for i, x in enumerate(operands))
+    if _bare_zero(operands[tangent]):
+        return operands[tangent]
+    ndims = tuple(np.ndim(x) - (i == tangent) for i, x in enumerate(operands))
+    return np.einsum(_labelled_directions(subscripts, ndims, tangent), *operands, **options)
 
 
 def getitem_directions(t: Any, index: Any) -> Any:
@@ -755,15 +794,21 @@ def kron_adjoint_b_directions(g: Any, a: Any, b: Any) -> Any:
     return linalg.kron_adjoint_b(g, _lifted(a), _spread(b, g))
 
 
+def _contracted(g: Any, other: Any, axes_g: list, axes_other: list) -> np.ndarray:
+    """``g`` contracted with ``other`` over these axes (of ``g``'s primal
+    axes), the directions moved after the axes ``other`` is left with (its
+    one free axis)."""
+    return np.moveaxis(np.tensordot(g, other, axes=(axes_g, axes_other)), -2, -1)
+
+
 @_zero_stays
 def dot_adjoint_a_directions(g: Any, a: Any, b: Any) -> Any:
     """``g`` contracted with ``b`` over ``b``'s free axes (all but its
-    second-to-last); the directions, left after ``a``'s leading axes, go last."""
+    second-to-last)."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast_directions(g * _lifted(b), a)
     free_b = [axis for axis in range(np.ndim(b)) if axis != max(np.ndim(b) - 2, 0)]
-    bar = np.tensordot(g, b, axes=(list(range(np.ndim(a) - 1, np.ndim(g) - 1)), free_b))
-    return np.moveaxis(bar, -2, -1)
+    return _contracted(g, b, list(range(np.ndim(a) - 1, np.ndim(g) - 1)), free_b)
 
 
 @_zero_stays
@@ -774,6 +819,58 @@ def dot_adjoint_b_directions(g: Any, a: Any, b: Any) -> Any:
         return unbroadcast_directions(g * _lifted(a), b)
     lead = list(range(np.ndim(a) - 1))
     return np.moveaxis(np.tensordot(a, g, axes=(lead, lead)), 0, max(np.ndim(b) - 2, 0))
+
+
+@_zero_stays
+def inner_adjoint_a_directions(g: Any, a: Any, b: Any) -> Any:
+    """``g`` contracted with ``b`` over ``b``'s leading axes."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast_directions(g * _lifted(b), a)
+    return _contracted(g, b, list(range(np.ndim(a) - 1, np.ndim(g) - 1)), list(range(np.ndim(b) - 1)))
+
+
+@_zero_stays
+def inner_adjoint_b_directions(g: Any, a: Any, b: Any) -> Any:
+    """``g`` contracted with ``a`` over ``a``'s leading axes."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast_directions(g * _lifted(a), b)
+    lead = list(range(np.ndim(a) - 1))
+    return _contracted(g, a, lead, lead)
+
+
+@_zero_stays
+def outer_adjoint_a_directions(g: Any, a: Any, b: Any) -> Any:
+    return np.reshape(np.einsum("mnz,n->mz", g, np.ravel(b)), np.shape(a) + np.shape(g)[-1:])
+
+
+@_zero_stays
+def outer_adjoint_b_directions(g: Any, a: Any, b: Any) -> Any:
+    return np.reshape(np.einsum("m,mnz->nz", np.ravel(a), g), np.shape(b) + np.shape(g)[-1:])
+
+
+@_zero_stays
+def vdot_adjoint_directions(g: Any, other: Any, like: Any) -> Any:
+    return g * _lifted(np.reshape(other, np.shape(like)))
+
+
+@_zero_stays
+def einsum_adjoint_directions(g: Any, index: int, subscripts: str, *operands: Any) -> Any:
+    """The directions get a label of their own, in the output and in operand
+    ``index`` (spread over them): the single-direction helper then sums
+    nothing over them."""
+    if not isinstance(subscripts, str):
+        return linalg.einsum_adjoint(g, index, subscripts, *operands)  # refused there, with its message
+    with_directions = _labelled_directions(subscripts, tuple(np.ndim(x) for x in operands), index)
+    spread = [_spread(x, g) if i == index else x for i, x in enumerate(operands)]
+    return linalg.einsum_adjoint(g, index, with_directions, *spread)
+
+
+def float_directions(x: Any = 0.0) -> Any:
+    """``float`` of a tangent: the one element of the primal, for each direction."""
+    if _bare_zero(x):
+        return float(x)
+    x = _tangent_array(x)
+    return np.reshape(x, np.shape(x)[-1:]).astype(float)
 
 
 def _direction(value: Any, j: int) -> Any:
