@@ -33,10 +33,12 @@ from .rules import RULES
 _ALGEBRA = {"$sum", "$prod", "$neg", "$div", "$pow"}
 _OPERATORS = (set(BINARY_OPS) | set(UNARY_OPS) | set(COMPARE_OPS)) - {"matmul"}
 
-# tangent operations with a vectorized form: op -> helper taking the same arguments
+# Operations with a batched form, by the helper that computes it. Each table
+# maps an operation to a helper taking the same arguments, its first
+# argument (an array, or a list of arrays) carrying the directions and no
+# other argument carrying them, unless ``_CARRIERS`` names others.
 _REDUCTIONS = {"np.sum": "rt.sum_directions", "np.mean": "rt.mean_directions"}
-# operations on the primal's axes: op -> helper taking the same arguments, its
-# first argument (an array, or a list of arrays) carrying the directions
+# operations on the primal's axes
 _AXES = {
     "np.reshape": "rt.reshape_directions",
     "np.ravel": "rt.ravel_directions",
@@ -49,13 +51,85 @@ _AXES = {
     "np.concatenate": "rt.concatenate_directions",
     "np.stack": "rt.stack_directions",
     "np.flip": "rt.flip_directions",
+    "np.fliplr": "rt.fliplr_directions",
+    "np.flipud": "rt.flipud_directions",
+    "method.flatten": "rt.ravel_directions",
     "np.cumsum": "rt.cumsum_directions",
+    "np.roll": "rt.roll_directions",
+    "np.tile": "rt.tile_directions",
+    "np.repeat": "rt.repeat_directions",
+    "np.take": "rt.take_directions",
+    "np.diag": "rt.diag_directions",
+    "np.diagonal": "rt.diagonal_directions",
+    "np.trace": "rt.trace_directions",
 }
-# adjoints summed to a primal shape: op -> helper taking the same arguments
+# adjoints summed to a primal shape
 _SUMMED = {"rt.unbroadcast": "rt.unbroadcast_directions", "rt.sum_to_shape": "rt.sum_to_shape_directions"}
-_MATMUL = {"matmul", "np.matmul"}
+# the derivative helpers of the rules: a tangent or cotangent first, then values
+_HELPERS = {
+    "rt.choice_tangent": "rt.choice_tangent_directions",
+    "rt.choice_adjoint": "rt.choice_adjoint_directions",
+    "rt.prod_tangent": "rt.prod_tangent_directions",
+    "rt.prod_adjoint": "rt.prod_adjoint_directions",
+    "rt.var_tangent": "rt.var_tangent_directions",
+    "rt.var_adjoint": "rt.var_adjoint_directions",
+    "rt.std_tangent": "rt.std_tangent_directions",
+    "rt.std_adjoint": "rt.std_adjoint_directions",
+    "rt.norm_tangent": "rt.norm_tangent_directions",
+    "rt.norm_adjoint": "rt.norm_adjoint_directions",
+    "rt.cumprod_tangent": "rt.cumprod_tangent_directions",
+    "rt.cumprod_adjoint": "rt.cumprod_adjoint_directions",
+    "rt.solve_tangent": "rt.solve_tangent_directions",
+    "rt.solve_adjoint": "rt.solve_adjoint_directions",
+    "rt.solve_adjoint_a": "rt.solve_adjoint_a_directions",
+    "rt.det_tangent": "rt.det_tangent_directions",
+    "rt.det_adjoint": "rt.det_adjoint_directions",
+    "rt.trace_adjoint": "rt.trace_adjoint_directions",
+    "rt.diag_adjoint": "rt.diag_adjoint_directions",
+    "rt.diagonal_adjoint": "rt.diagonal_adjoint_directions",
+    "rt.tile_adjoint": "rt.tile_adjoint_directions",
+    "rt.repeat_adjoint": "rt.repeat_adjoint_directions",
+    "rt.take_adjoint": "rt.take_adjoint_directions",
+    "rt.tensordot_adjoint_a": "rt.tensordot_adjoint_a_directions",
+    "rt.tensordot_adjoint_b": "rt.tensordot_adjoint_b_directions",
+    "rt.kron_adjoint_a": "rt.kron_adjoint_a_directions",
+    "rt.kron_adjoint_b": "rt.kron_adjoint_b_directions",
+    "rt.matmul_adjoint_a": "rt.matmul_adjoint_a_directions",
+    "rt.matmul_adjoint_b": "rt.matmul_adjoint_b_directions",
+    "rt.dot_adjoint_a": "rt.dot_adjoint_a_directions",
+    "rt.dot_adjoint_b": "rt.dot_adjoint_b_directions",
+    "rt.inner_adjoint_a": "rt.inner_adjoint_a_directions",
+    "rt.inner_adjoint_b": "rt.inner_adjoint_b_directions",
+    "rt.outer_adjoint_a": "rt.outer_adjoint_a_directions",
+    "rt.outer_adjoint_b": "rt.outer_adjoint_b_directions",
+    "rt.vdot_adjoint": "rt.vdot_adjoint_directions",
+    "rt.einsum_adjoint": "rt.einsum_adjoint_directions",
+    # a cast to a number of the one element of an array
+    "builtins.float": "rt.float_directions",
+    "np.float64": "rt.float_directions",
+}
+_SAME_ARGUMENTS = {**_REDUCTIONS, **_AXES, **_SUMMED, **_HELPERS}
+# the arguments (positions, or keyword names) that may carry the directions
+# where that is not the first argument alone: solve's tangent takes a
+# tangent of each operand, given by name
+_CARRIERS: dict[str, frozenset] = {"rt.solve_tangent": frozenset({"a_dot", "b_dot", 3, 4})}
+# products of two operands, one of which carries the directions: op ->
+# (helper taking the operands, the position of the one carrying them, then
+# these parameters of the operation)
+_PRODUCTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "matmul": ("rt.matmul_directions", ()),
+    "np.matmul": ("rt.matmul_directions", ()),
+    "np.dot": ("rt.dot_directions", ()),
+    "np.outer": ("rt.outer_directions", ()),
+    "np.tensordot": ("rt.tensordot_directions", ("axes",)),
+    "np.kron": ("rt.kron_directions", ()),
+    "np.inner": ("rt.inner_directions", ()),
+    "np.vdot": ("rt.vdot_directions", ()),
+}
 # operations that act on the whole array whatever its axes mean (copies)
-_LAYOUT_FREE = {"np.copy", "np.asarray", "np.ascontiguousarray", "builtins.list"}
+# (builtins.sum adds a list's elements, or an array's rows along its first axis,
+# then its start: any of them may carry directions)
+_LAYOUT_FREE = {"np.copy", "np.asarray", "np.ascontiguousarray", "builtins.list", "method.astype", "builtins.sum"}
 # helpers that make a tangent of a value: op -> helper taking ``directions`` last
 _MADE = {
     "rt.zeros_like": "rt.zeros_directions_like",
@@ -78,6 +152,28 @@ def _selects_elements(index: ast.expr) -> bool:
     """An index of integers only (``y[i]``, ``y[i - 1, 0]``): for an array of
     as many axes it reads a number, which is a copy."""
     return not any(isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (None, Ellipsis)) for n in ast.walk(index))
+
+
+def _argument_names(node: Node) -> list:
+    """Each argument's position, or its keyword name where it is passed by name."""
+    kwnames: tuple[str, ...] = node.attr if isinstance(node.attr, tuple) else ()  # type: ignore[assignment]
+    npos = len(node.args) - len(kwnames)
+    return [i if i < npos else kwnames[i - npos] for i in range(len(node.args))]
+
+
+def _is_product_of_one_carrier(node: Node, carrying: frozenset) -> bool:
+    """A product whose two operands, passed by position, are one with
+    directions and one without, and whose other arguments (none carrying
+    directions) are parameters its helper takes."""
+    names = _argument_names(node)
+    _, parameters = _PRODUCTS[node.op]
+    rest = names[2:]
+    return (
+        names[:2] == [0, 1]
+        and carrying in (frozenset({0}), frozenset({1}))
+        and len(rest) <= len(parameters)
+        and all(isinstance(n, int) or n in parameters for n in rest)
+    )
 
 
 def _elementwise(op: str) -> bool:
@@ -115,6 +211,11 @@ def vectorize(
                 carries[node.uid] = any(carries_directions(a) for a in node.args)
         return carries[node.uid]
 
+    def carried(node: Node) -> tuple:
+        """The arguments of ``node`` that carry directions: positions, or
+        keyword names for those passed by name."""
+        return tuple(name for name, a in zip(_argument_names(node), node.args) if carries_directions(a))
+
     def lift(node: Node) -> Node:
         if node.op == "const" or node.shape == frozenset():
             return node  # a number broadcasts as it is
@@ -144,15 +245,12 @@ def vectorize(
             return rebuilt(node, op, [visit(a) for a in args])
         if _elementwise(op):
             return rebuilt(node, op, [visit(a) if carries_directions(a) else lift(a) for a in args])
-        if op in _SUMMED and carries_directions(args[0]) and not carries_directions(args[1]):
-            return rebuilt(node, _SUMMED[op], [visit(args[0]), args[1]])
-        if op in _AXES and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
-            return rebuilt(node, _AXES[op], [visit(args[0])] + args[1:])
-        if op == "rt.sum_product" and carries_directions(args[0]) != carries_directions(args[1]):  # np.sum(a * b)
+        carrying = frozenset(carried(node))
+        if op == "rt.sum_product" and len(carrying) == 1:  # np.sum(a * b)
             product = rebuilt(node, "$prod", [visit(a) if carries_directions(a) else lift(a) for a in args])
             return rebuilt(node, "rt.sum_directions", [product])
-        if op in _REDUCTIONS and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
-            return rebuilt(node, _REDUCTIONS[op], [visit(args[0])] + args[1:])
+        if op in _SAME_ARGUMENTS and carrying and carrying <= _CARRIERS.get(op, frozenset({0})):
+            return rebuilt(node, _SAME_ARGUMENTS[op], [visit(a) for a in args])
         if op == "getitem" and carries_directions(args[0]) and not carries_directions(args[1]):
             index = args[1]
             if index.op != "ast":  # an index computed when the code runs
@@ -161,37 +259,33 @@ def vectorize(
             # y[i] of a vector is a number, a copy: its tangent y_dot[i] is a view, which a
             # later y_dot[i] = ... would change (views the primal reads are checked already)
             return graph.call("rt.frozen", read) if _selects_elements(index.attr.expr) else read  # type: ignore[union-attr]
-        if op in _LAYOUT_FREE and carries_directions(args[0]) and not any(carries_directions(a) for a in args[1:]):
-            return rebuilt(node, op, [visit(args[0])] + args[1:])
-        if op in _MATMUL and len(args) == 2 and carries_directions(args[0]) != carries_directions(args[1]):
-            return rebuilt(node, "rt.matmul_directions", [visit(args[0]), visit(args[1]), graph.const(0 if carries_directions(args[0]) else 1)])
-        if op == "np.einsum" and not node.attr and args[0].op == "const" and isinstance(args[0].value, str) and "->" in args[0].value:
-            carrying = [i for i, a in enumerate(args[1:]) if carries_directions(a)]
-            if len(carrying) == 1:
-                return rebuilt(node, "rt.einsum_directions", [graph.const(carrying[0]), args[0]] + [visit(a) for a in args[1:]])
-        if op == "np.dot" and len(args) == 2 and carries_directions(args[0]) != carries_directions(args[1]):
-            return rebuilt(node, "rt.dot_directions", [visit(args[0]), visit(args[1]), graph.const(0 if carries_directions(args[0]) else 1)])
-        if op == "np.outer" and len(args) == 2 and carries_directions(args[0]) != carries_directions(args[1]):
-            return rebuilt(node, "rt.outer_directions", [visit(args[0]), visit(args[1]), graph.const(0 if carries_directions(args[0]) else 1)])
+        if op in _LAYOUT_FREE and carrying:
+            return rebuilt(node, op, [visit(a) for a in args])
+        if op in _PRODUCTS and _is_product_of_one_carrier(node, carrying):
+            helper, _ = _PRODUCTS[op]
+            tangent = graph.const(0 if 0 in carrying else 1)
+            return rebuilt(node, helper, [visit(args[0]), visit(args[1]), tangent, *args[2:]])
+        if op == "np.einsum" and not node.attr and args[0].op == "const" and isinstance(args[0].value, str):
+            operands = [i for i, a in enumerate(args[1:]) if carries_directions(a)]
+            if len(operands) == 1:
+                return rebuilt(node, "rt.einsum_directions", [graph.const(operands[0]), args[0]] + [visit(a) for a in args[1:]])
         return each(node)
 
     def each(node: Node) -> Node:
         """``each_direction(f, tangent_at, k, *args, **kwargs)``."""
         op = node.op
         kwnames: tuple[str, ...] = node.attr if isinstance(node.attr, tuple) else ()  # type: ignore[assignment]
-        npos = len(node.args) - len(kwnames)
         if op.startswith("method."):
             function = graph.call("rt.method", op[len("method.") :])
         elif op.startswith("attr."):
             function = graph.call("rt.attribute", op[len("attr.") :])
-        elif op in _MATMUL:
+        elif op in ("matmul", "np.matmul"):
             function = graph.leaf(ref("np.matmul"))
         elif op in BINARY_OPS or op in UNARY_OPS or op in COMPARE_OPS or op.startswith("$") or node.is_leaf:
             raise AssertionError(f"no per-direction form for {op}")  # elementwise: handled above
         else:
             function = graph.leaf(ref(op))
-        at = tuple(i if i < npos else kwnames[i - npos] for i, a in enumerate(node.args) if carries_directions(a))
-        marked = graph.leaf(ast.Tuple([ast.Constant(a) for a in at], ast.Load()))
+        marked = graph.leaf(ast.Tuple([ast.Constant(a) for a in carried(node)], ast.Load()))
         args = [visit(a) for a in node.args]
         return graph._node("rt.each_direction", (function, marked, directions, *args), kwnames, None)  # noqa: SLF001
 

@@ -204,7 +204,7 @@ def test_outer_with_directions_is_outer_per_direction(tangent):
     np.testing.assert_allclose(found, expected, rtol=1e-14)
 
 
-@pytest.mark.parametrize("subscripts, shapes", [("ij,j->i", [(2, 3), (3,)]), ("ij,jk->ik", [(2, 3), (3, 4)]), ("...i,i->...", [(5, 2, 3), (3,)]), ("ii->", [(3, 3)])])
+@pytest.mark.parametrize("subscripts, shapes", [("ij,j->i", [(2, 3), (3,)]), ("ij,jk->ik", [(2, 3), (3, 4)]), ("...i,i->...", [(5, 2, 3), (3,)]), ("ii->", [(3, 3)]), ("ii", [(3, 3)]), ("ij,jk", [(2, 3), (3, 4)]), ("i...,i", [(3, 2), (3,)])])
 def test_einsum_with_directions_is_einsum_per_direction(subscripts, shapes):
     rng = np.random.default_rng(5)
     operands = [rng.standard_normal(s) for s in shapes]
@@ -226,3 +226,252 @@ def test_dot_with_directions_is_dot_per_direction(a_shape, b_shape, tangent):
     expected = np.stack([np.dot(*pair(j)) for j in range(4)], axis=-1)
     found = rt.dot_directions(dirs, b, 0) if tangent == 0 else rt.dot_directions(a, dirs, 1)
     np.testing.assert_allclose(found, expected, rtol=1e-13)
+
+
+# Operations with a batched form: each one's vector Jacobians (forward and
+# reverse) against finite differences, with no per-direction loop in the code.
+
+BATCHED_SOURCE = """
+import numpy as np
+
+
+def tensordot(a, b, s):
+    return np.tensordot(a, b, axes=1) + np.tensordot(b.T, a.T, axes=([0, 1], [1, 0])) + np.tensordot(s, a, axes=0) @ b
+
+
+def kron(a, m, s):
+    return np.kron(a, m) + np.kron(m, a) + np.kron(s, np.kron(m, m))[:2, :6]
+
+
+def dot_of_numbers_and_arrays(s, m, t):
+    return np.dot(s, m) + np.dot(m, s) + np.dot(t, m[0]) + np.sum(np.dot(t, t.transpose(1, 2, 0)))
+
+
+def reorderings(a):
+    r = np.roll(a, 1, axis=0) + np.roll(a, -2)
+    t = np.tile(a, (2, 1))[1:3] + np.tile(a[0], 2)[1:4]
+    return r * t + np.repeat(a, 2, axis=1)[:, ::2] + np.repeat(a, [1, 0, 2, 1, 1, 1])[:6].reshape(2, 3)
+
+
+def takes(a):
+    return np.take(a, [0, 2, 2], axis=1) * np.take(a, [5, 0, 1])
+
+
+def diagonals(m, v):
+    return np.diag(v) @ m + np.diag(m) * v + np.diagonal(m, 1).sum() + np.diag(v, -1)[1:, :3] + np.trace(m) * v + np.trace(m, -1)
+
+
+def linalg(a, b, m):
+    return np.linalg.solve(a, b), np.linalg.solve(a, m), np.linalg.det(a) * b, np.linalg.inv(a) @ b
+
+
+def stacked_linalg(a, b):
+    return np.linalg.solve(a, b), np.linalg.det(a)
+
+
+def reductions(x):
+    return np.var(x, axis=0), np.std(x, axis=1, ddof=1), np.prod(x, axis=0), np.max(x, axis=1), np.min(x, axis=0, keepdims=True), np.var(x) * x
+
+
+def other_products(a, m, e):
+    p = np.inner(a, m) + np.inner(m, a) * np.vdot(a, m[0]) + np.vdot(m[1], a)
+    q = np.outer(a, m[0]) @ m.T + np.einsum("ij,jk->ik", e, m).T * np.einsum("...i,i->...", m, a) * np.einsum("ii", e)
+    return p, q
+
+
+def casts_and_sums(m):
+    s = sum([m[0], m[1] * 2.0], m[1]) + sum(m)
+    return s * float(m[0, 1]) + m.flatten()[:3] * np.float64(m[1, 2]) + m.astype(np.float64)[0]
+
+
+def cumulative(x):
+    return np.cumprod(x, axis=1), np.cumprod(x) * 2.0, np.linalg.norm(x, axis=0)
+"""
+
+A23 = np.array([[0.7, -1.2, 0.4], [1.1, 0.3, -0.6]])
+SPD = np.array([[2.0, 0.5, -0.3], [0.1, 1.5, 0.4], [-0.2, 0.3, 1.8]])
+BATCHED = [
+    ("tensordot", (A23, A23.T * 0.5 + 0.1, 1.3), ("a", "b", "s")),
+    ("kron", (V[:2], A23, -0.8), ("a", "m", "s")),
+    ("dot_of_numbers_and_arrays", (1.7, A23, T[:, :, :3]), ("s", "m", "t")),
+    ("dot_of_numbers_and_arrays", (np.float64(-0.4), A23, T[:, :, :3]), ("s", "t")),
+    ("reorderings", (A23,), "a"),
+    ("takes", (A23,), "a"),
+    ("diagonals", (SPD, V), ("m", "v")),
+    ("linalg", (SPD, V, A23.T), ("a", "b", "m")),
+    ("stacked_linalg", (np.stack([SPD, SPD.T + 0.2]), V), ("a", "b")),
+    ("reductions", (np.array([[0.7, -1.2, 0.4, 2.0], [1.1, 0.3, -0.6, 0.9], [0.5, 1.4, -0.2, -1.3]]),), "x"),
+    ("cumulative", (np.array([[0.7, -1.2, 0.4], [1.1, 0.3, -0.6]]),), "x"),
+    ("other_products", (V, A23 * 2.0, SPD[:2, :2]), ("a", "m", "e")),
+    ("casts_and_sums", (A23,), "m"),
+    ("cumulative", (np.array([[0.7, 0.0, 0.4], [1.1, 0.3, 0.0]]),), "x"),  # zeros: products along the axis
+]
+
+
+@pytest.fixture(scope="module")
+def batched_mod(tmp_path_factory):
+    from conftest import write_module
+
+    return write_module(tmp_path_factory.mktemp("batched"), BATCHED_SOURCE, "s2s_vector_batched_cases")
+
+
+@pytest.mark.parametrize("name, args, wrt", BATCHED, ids=[f"{c[0]}-{i}" for i, c in enumerate(BATCHED)])
+def test_batched_operations_have_vector_jacobians_without_a_loop(batched_mod, name, args, wrt):
+    f = getattr(batched_mod, name)
+    names = (wrt,) if isinstance(wrt, str) else wrt
+    values = dict(zip(differentiate(f, wrt=names).params, args))
+    outputs = f(*args) if isinstance(f(*args), tuple) else (f(*args),)
+    # several input and output elements: both modes run their vector code
+    assert sum(np.size(values[n]) for n in names) > 1 and sum(np.size(o) for o in outputs) > 1
+    for mode in ("forward", "reverse"):
+        assert "each_direction" not in differentiate(f, wrt=names, mode=mode).source(f"{mode}-vector")
+    check(f, *args, wrt=names)
+
+
+# Each helper with directions against the single-direction operation (or
+# helper) applied to each direction in turn: (id, single, batched, args, the
+# position of the tangent). The tangent's value in ``args`` gives its shape.
+
+def _maxed(x, axis=None, keepdims=False):
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def _product(batched, tangent, *options):
+    """A batched product helper with the arguments of the single product."""
+    return lambda a, b: batched(a, b, tangent, *options)
+
+
+R = np.random.default_rng(8)
+M3 = SPD
+STACK = np.stack([SPD, SPD.T + 0.2])
+TIES = np.array([[1.0, 3.0, 3.0], [2.0, -1.0, 2.0]])
+ZEROS = np.array([[0.7, 0.0, 0.4], [1.1, 0.3, 0.0]])
+A234 = R.standard_normal((2, 3, 4))
+A34 = R.standard_normal((3, 4))
+
+
+def _cases():
+    from s2s.runtime import core, linalg, structural
+
+    x_v, x_m = np.linalg.solve(M3, V), np.linalg.solve(M3, A23.T)
+    x_s = np.linalg.solve(STACK, V)
+    return [
+        ("roll", np.roll, rt.roll_directions, (A23, 1), 0),
+        ("roll axis", np.roll, rt.roll_directions, (A23, -1, 0), 0),
+        ("roll axes", np.roll, rt.roll_directions, (A234, (1, 2), (0, -1)), 0),
+        ("tile", np.tile, rt.tile_directions, (A23, (2, 1, 2)), 0),
+        ("tile int", np.tile, rt.tile_directions, (A23, 2), 0),
+        ("repeat", np.repeat, rt.repeat_directions, (A23, 2), 0),
+        ("repeat axis", np.repeat, rt.repeat_directions, (A23, [1, 0, 2], -1), 0),
+        ("take", np.take, rt.take_directions, (A23, [0, 5, 5]), 0),
+        ("take axis", np.take, rt.take_directions, (A23, [[0], [2]], 1), 0),
+        ("take wrap", np.take, rt.take_directions, (A23, [7, -1], 0, None, "wrap"), 0),
+        ("diagonal", np.diagonal, rt.diagonal_directions, (A234, 1, 2, 0), 0),
+        ("diag matrix", np.diag, rt.diag_directions, (A23, 1), 0),
+        ("diag vector", np.diag, rt.diag_directions, (V, -1), 0),
+        ("trace", np.trace, rt.trace_directions, (A234, -1, -1, 0), 0),
+        ("fliplr", np.fliplr, rt.fliplr_directions, (A23,), 0),
+        ("flipud", np.flipud, rt.flipud_directions, (A23,), 0),
+        ("tensordot a", lambda a, b: np.tensordot(a, b, 1), _product(rt.tensordot_directions, 0, 1), (A234, A34.T), 0),
+        ("tensordot b", lambda a, b: np.tensordot(a, b, ([0, 1], [1, 0])), _product(rt.tensordot_directions, 1, ([0, 1], [1, 0])), (A234, A23.T), 1),
+        ("tensordot number", lambda a, b: np.tensordot(a, b, 0), _product(rt.tensordot_directions, 0, 0), (np.float64(2.0), A23), 0),
+        ("kron a", np.kron, _product(rt.kron_directions, 0), (V, A23), 0),
+        ("kron b", np.kron, _product(rt.kron_directions, 1), (A234, A23), 1),
+        ("kron number", np.kron, _product(rt.kron_directions, 1), (1.5, A23), 1),
+        ("inner a", np.inner, _product(rt.inner_directions, 0), (A234, A34), 0),
+        ("inner b", np.inner, _product(rt.inner_directions, 1), (V, A23), 1),
+        ("inner number", np.inner, _product(rt.inner_directions, 0), (np.float64(2.0), A23), 0),
+        ("vdot a", np.vdot, _product(rt.vdot_directions, 0), (A23, A23 * 2.0), 0),
+        ("vdot b", np.vdot, _product(rt.vdot_directions, 1), (A23.ravel(), A23), 1),
+        ("float", float, rt.float_directions, (np.array(0.5),), 0),
+        ("choice tangent", core.choice_tangent, rt.choice_tangent_directions, (TIES, TIES, _maxed(TIES, 1), 1), 0),
+        ("choice tangent all", core.choice_tangent, rt.choice_tangent_directions, (TIES, TIES, _maxed(TIES)), 0),
+        ("choice adjoint", core.choice_adjoint, rt.choice_adjoint_directions, (V[:2], TIES, _maxed(TIES, -1), -1), 0),
+        ("choice adjoint keepdims", core.choice_adjoint, rt.choice_adjoint_directions, (V[None], TIES, _maxed(TIES, 0, True), 0, True), 0),
+        ("prod tangent", core.prod_tangent, rt.prod_tangent_directions, (ZEROS, ZEROS, 0), 0),
+        ("prod adjoint", core.prod_adjoint, rt.prod_adjoint_directions, (V[:2], ZEROS, 1), 0),
+        ("prod adjoint all", core.prod_adjoint, rt.prod_adjoint_directions, (0.5, A23), 0),
+        ("var tangent", core.var_tangent, rt.var_tangent_directions, (A23, A23, 0, 1, True), 0),
+        ("var adjoint", core.var_adjoint, rt.var_adjoint_directions, (V, A23, (0,)), 0),
+        ("std tangent", core.std_tangent, rt.std_tangent_directions, (A23, A23, np.std(A23, axis=1), 1), 0),
+        ("std adjoint", core.std_adjoint, rt.std_adjoint_directions, (0.5, A23, np.std(A23)), 0),
+        ("norm tangent", core.norm_tangent, rt.norm_tangent_directions, (A23, A23, np.linalg.norm(A23, axis=0), 0), 0),
+        ("norm adjoint", core.norm_adjoint, rt.norm_adjoint_directions, (V, A23, np.linalg.norm(A23, axis=0), 0), 0),
+        ("cumprod tangent", core.cumprod_tangent, rt.cumprod_tangent_directions, (A23, A23, np.cumprod(A23, 1), 1), 0),
+        ("cumprod tangent zeros", core.cumprod_tangent, rt.cumprod_tangent_directions, (ZEROS, ZEROS, np.cumprod(ZEROS, 0), 0), 0),
+        ("cumprod tangent flat", core.cumprod_tangent, rt.cumprod_tangent_directions, (ZEROS, ZEROS, np.cumprod(ZEROS)), 0),
+        ("cumprod adjoint", core.cumprod_adjoint, rt.cumprod_adjoint_directions, (A23, A23, np.cumprod(A23, -1), -1), 0),
+        ("cumprod adjoint zeros", core.cumprod_adjoint, rt.cumprod_adjoint_directions, (ZEROS, ZEROS, np.cumprod(ZEROS, 1), 1), 0),
+        ("cumprod adjoint flat", core.cumprod_adjoint, rt.cumprod_adjoint_directions, (ZEROS.ravel(), ZEROS, np.cumprod(ZEROS)), 0),
+        ("solve tangent a", linalg.solve_tangent, rt.solve_tangent_directions, (M3, V, x_v, M3), 3),
+        ("solve tangent b", linalg.solve_tangent, rt.solve_tangent_directions, (M3, A23.T, x_m, None, A23.T), 4),
+        ("solve tangent stack", linalg.solve_tangent, rt.solve_tangent_directions, (STACK, V, x_s, STACK), 3),
+        ("solve adjoint", linalg.solve_adjoint, rt.solve_adjoint_directions, (V, M3, V), 0),
+        ("solve adjoint matrix", linalg.solve_adjoint, rt.solve_adjoint_directions, (A23.T, STACK, A23.T), 0),
+        ("solve adjoint a", linalg.solve_adjoint_a, rt.solve_adjoint_a_directions, (x_s, STACK, V, x_s), 0),
+        ("solve adjoint a matrix", linalg.solve_adjoint_a, rt.solve_adjoint_a_directions, (x_m, M3, A23.T, x_m), 0),
+        ("solve adjoint a summed", linalg.solve_adjoint_a, rt.solve_adjoint_a_directions, (np.stack([x_m, x_m]), M3, A23.T[None], np.stack([x_m, x_m])), 0),
+        ("det tangent", linalg.det_tangent, rt.det_tangent_directions, (STACK, STACK, np.linalg.det(STACK)), 0),
+        ("det adjoint", linalg.det_adjoint, rt.det_adjoint_directions, (0.5, M3, np.linalg.det(M3)), 0),
+        ("trace adjoint", linalg.trace_adjoint, rt.trace_adjoint_directions, (V[:2], A234, 1, -1, 1), 0),
+        ("diagonal adjoint", structural.diagonal_adjoint, rt.diagonal_adjoint_directions, (A23[:, :2], A234, -1, 2, 1), 0),
+        ("diag adjoint vector", structural.diag_adjoint, rt.diag_adjoint_directions, (R.standard_normal((4, 4)), V, 1), 0),
+        ("diag adjoint matrix", structural.diag_adjoint, rt.diag_adjoint_directions, (V[:2], A23, 1), 0),
+        ("tile adjoint", structural.tile_adjoint, rt.tile_adjoint_directions, (np.tile(A23, (2, 1, 2)), A23, (2, 1, 2)), 0),
+        ("repeat adjoint", structural.repeat_adjoint, rt.repeat_adjoint_directions, (np.repeat(A23, 2, 0), A23, 2, 0), 0),
+        ("repeat adjoint flat", structural.repeat_adjoint, rt.repeat_adjoint_directions, (R.standard_normal(9), A23, [1, 0, 2, 3, 1, 2]), 0),
+        ("take adjoint", structural.take_adjoint, rt.take_adjoint_directions, (A23[:, [0, 0]], A23, [2, 2], 1), 0),
+        ("take adjoint flat", structural.take_adjoint, rt.take_adjoint_directions, (V, A23, [5, 5, -1], None, "wrap"), 0),
+        ("tensordot adjoint a", linalg.tensordot_adjoint_a, rt.tensordot_adjoint_a_directions, (np.tensordot(A234, A34.T, 1), A234, A34.T, 1), 0),
+        ("tensordot adjoint b", linalg.tensordot_adjoint_b, rt.tensordot_adjoint_b_directions, (V[:2] * 1.0, A234, A234[0].T, ([1, 2], [1, 0])), 0),
+        ("kron adjoint a", linalg.kron_adjoint_a, rt.kron_adjoint_a_directions, (np.kron(V, A23), V, A23), 0),
+        ("kron adjoint b", linalg.kron_adjoint_b, rt.kron_adjoint_b_directions, (np.kron(A234, A23), A234, A23), 0),
+        ("matmul adjoint a", linalg.matmul_adjoint_a, rt.matmul_adjoint_a_directions, (A23 @ A34, A23, A34), 0),
+        ("matmul adjoint a vector", linalg.matmul_adjoint_a, rt.matmul_adjoint_a_directions, (0.5, V, V), 0),
+        ("matmul adjoint a stack", linalg.matmul_adjoint_a, rt.matmul_adjoint_a_directions, (A23 @ A234, A23, A234), 0),
+        ("matmul adjoint b", linalg.matmul_adjoint_b, rt.matmul_adjoint_b_directions, (A34[0], V, A34), 0),
+        ("matmul adjoint b stack", linalg.matmul_adjoint_b, rt.matmul_adjoint_b_directions, (STACK @ V, STACK, V), 0),
+        ("dot adjoint a", linalg.dot_adjoint_a, rt.dot_adjoint_a_directions, (np.dot(A234, A34.T), A234, A34.T), 0),
+        ("dot adjoint a vector", linalg.dot_adjoint_a, rt.dot_adjoint_a_directions, (A23[:, 0], A23, V), 0),
+        ("dot adjoint a number", linalg.dot_adjoint_a, rt.dot_adjoint_a_directions, (A23, 1.5, A23), 0),
+        ("dot adjoint b", linalg.dot_adjoint_b, rt.dot_adjoint_b_directions, (np.dot(A23, A234), A23, A234), 0),
+        ("inner adjoint a", linalg.inner_adjoint_a, rt.inner_adjoint_a_directions, (np.inner(A234, A34), A234, A34), 0),
+        ("inner adjoint a vector", linalg.inner_adjoint_a, rt.inner_adjoint_a_directions, (A23[:, 0], A23, V), 0),
+        ("inner adjoint b", linalg.inner_adjoint_b, rt.inner_adjoint_b_directions, (np.inner(A23, A234.transpose(0, 2, 1)), A23, A234.transpose(0, 2, 1)), 0),
+        ("inner adjoint b vector", linalg.inner_adjoint_b, rt.inner_adjoint_b_directions, (A23[:, 0], V, A23), 0),
+        ("inner adjoint number", linalg.inner_adjoint_b, rt.inner_adjoint_b_directions, (A23, 1.5, A23), 0),
+        ("outer adjoint a", linalg.outer_adjoint_a, rt.outer_adjoint_a_directions, (np.outer(A23, V), A23, V), 0),
+        ("outer adjoint b", linalg.outer_adjoint_b, rt.outer_adjoint_b_directions, (np.outer(V, A23), V, A23), 0),
+        ("vdot adjoint", linalg.vdot_adjoint, rt.vdot_adjoint_directions, (0.5, A23.ravel(), A23), 0),
+        ("einsum adjoint", linalg.einsum_adjoint, rt.einsum_adjoint_directions, (A23, 1, "ij,jk->ik", A23, SPD), 0),
+        ("einsum adjoint ellipsis", linalg.einsum_adjoint, rt.einsum_adjoint_directions, (A34, 0, "...ij,j", A234, V[:1].repeat(4)), 0),
+        ("einsum adjoint diagonal", linalg.einsum_adjoint, rt.einsum_adjoint_directions, (V, 0, "ii->i", SPD), 0),
+        ("einsum adjoint summed", linalg.einsum_adjoint, rt.einsum_adjoint_directions, (0.5, 0, "ij,ij", A23, A23), 0),
+        ("dot adjoint b number", linalg.dot_adjoint_b, rt.dot_adjoint_b_directions, (A23, A23, np.float64(1.5)), 0),
+    ]
+
+
+HELPER_CASES = _cases()
+
+
+@pytest.mark.parametrize("name, single, batched, args, at", HELPER_CASES, ids=[c[0] for c in HELPER_CASES])
+def test_helpers_with_directions_are_the_operation_per_direction(name, single, batched, args, at):
+    dirs = np.random.default_rng(9).standard_normal(np.shape(args[at]) + (3,))
+    with_tangent = lambda t: [t if i == at else a for i, a in enumerate(args)]  # noqa: E731
+    expected = np.stack([single(*with_tangent(dirs[..., j])) for j in range(3)], axis=-1)
+    found = batched(*with_tangent(dirs))
+    assert np.shape(found) == expected.shape
+    np.testing.assert_allclose(found, expected, rtol=1e-12, atol=1e-13)
+    assert batched(*with_tangent(0.0)) == 0.0  # a bare zero tangent stays one
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((), (2, 3)), ((2, 3), ()), ((2, 3, 4), (4,)), ((3,), (2, 3, 4)), ((2, 3, 4), (5, 4, 2))])
+@pytest.mark.parametrize("tangent", [0, 1])
+def test_dot_of_numbers_and_arrays_is_dot_per_direction(a_shape, b_shape, tangent):
+    test_dot_with_directions_is_dot_per_direction(a_shape, b_shape, tangent)
+
+
+def test_a_list_of_tangents_is_stacked():
+    rows = [[np.ones(3), 0.0], [np.arange(3.0), np.full((1,), 2.0)]]  # bare zeros and one direction spelled once
+    expected = np.stack([np.trace(np.array([[1.0, 0.0], [j, 2.0]])) for j in range(3)])
+    np.testing.assert_allclose(rt.trace_directions.__wrapped__(rt._tangent_array(rows)), expected)

@@ -11,10 +11,13 @@ do. A zero tangent may be a bare ``0.0``, or have a trailing axis of length
 
 from __future__ import annotations
 
+import functools
+import string
 from typing import Any, Callable
 
 import numpy as np
 
+from . import core, linalg, structural
 from .core import _float_dtype, _shape
 
 __all__ = [
@@ -43,6 +46,57 @@ __all__ = [
     "stack_directions",
     "flip_directions",
     "cumsum_directions",
+    "fliplr_directions",
+    "flipud_directions",
+    "roll_directions",
+    "tile_directions",
+    "repeat_directions",
+    "take_directions",
+    "diagonal_directions",
+    "diag_directions",
+    "trace_directions",
+    "tensordot_directions",
+    "kron_directions",
+    "inner_directions",
+    "vdot_directions",
+    "float_directions",
+    "outer_adjoint_a_directions",
+    "outer_adjoint_b_directions",
+    "inner_adjoint_a_directions",
+    "inner_adjoint_b_directions",
+    "vdot_adjoint_directions",
+    "einsum_adjoint_directions",
+    "choice_tangent_directions",
+    "choice_adjoint_directions",
+    "prod_tangent_directions",
+    "prod_adjoint_directions",
+    "var_tangent_directions",
+    "var_adjoint_directions",
+    "std_tangent_directions",
+    "std_adjoint_directions",
+    "norm_tangent_directions",
+    "norm_adjoint_directions",
+    "cumprod_tangent_directions",
+    "cumprod_adjoint_directions",
+    "solve_tangent_directions",
+    "solve_adjoint_directions",
+    "solve_adjoint_a_directions",
+    "det_tangent_directions",
+    "det_adjoint_directions",
+    "trace_adjoint_directions",
+    "diagonal_adjoint_directions",
+    "diag_adjoint_directions",
+    "tile_adjoint_directions",
+    "repeat_adjoint_directions",
+    "take_adjoint_directions",
+    "tensordot_adjoint_a_directions",
+    "tensordot_adjoint_b_directions",
+    "kron_adjoint_a_directions",
+    "kron_adjoint_b_directions",
+    "matmul_adjoint_a_directions",
+    "matmul_adjoint_b_directions",
+    "dot_adjoint_a_directions",
+    "dot_adjoint_b_directions",
     "each_direction",
     "method",
     "attribute",
@@ -154,15 +208,83 @@ def matmul_directions(a: Any, b: Any, tangent: int) -> Any:
     return np.einsum(spec, a, b)
 
 
+def _lifted(x: Any) -> np.ndarray:
+    """A primal value with a trailing axis of length 1, which broadcasts
+    against any number of directions (a number too, unlike ``lift``)."""
+    return np.asarray(x)[..., None]
+
+
+def _bare_zero(t: Any) -> bool:
+    """Is this tangent a bare zero (a number), the same for every direction?"""
+    return not isinstance(t, (list, tuple)) and np.ndim(t) == 0
+
+
+def _operands(a: Any, b: Any, tangent: int) -> tuple[Any, Any]:
+    """The operands of a product, the one carrying the directions as an array."""
+    return (_tangent_array(a), b) if tangent == 0 else (a, _tangent_array(b))
+
+
+def _summed_product(a: Any, b: Any, tangent: int, axis_of_b: Callable[[int], int]) -> Any:
+    """A product that sums the last axis of ``a`` with axis ``axis_of_b(ndim)``
+    of ``b`` (a number multiplies), where operand ``tangent`` carries the
+    directions; they go last, after ``b``'s free axes."""
+    a, b = _operands(a, b, tangent)
+    if _bare_zero(a if tangent == 0 else b):
+        return a if tangent == 0 else b
+    na, nb = np.ndim(a) - (tangent == 0), np.ndim(b) - (tangent == 1)
+    if na == 0 or nb == 0:
+        return a * _lifted(b) if tangent == 0 else _lifted(a) * b
+    out = np.tensordot(a, b, axes=(na - 1, axis_of_b(nb)))
+    return out if tangent == 1 else np.moveaxis(out, na - 1, -1)
+
+
 def dot_directions(a: Any, b: Any, tangent: int) -> Any:
     """``np.dot(a, b)`` where operand ``tangent`` carries the directions:
-    ``@`` for vectors and matrices, the product direction by direction
-    otherwise (numbers, N-D arrays)."""
+    ``@`` for vectors and matrices; otherwise a product with a number, or the
+    sum over the last axis of ``a`` and the second-to-last of ``b``."""
+    a, b = _operands(a, b, tangent)
     na, nb = np.ndim(a) - (tangent == 0), np.ndim(b) - (tangent == 1)
     if 1 <= na <= 2 and 1 <= nb <= 2:
         return matmul_directions(a, b, tangent)
-    k = np.shape(a if tangent == 0 else b)[-1] if np.ndim(a if tangent == 0 else b) else 1
-    return each_direction(np.dot, (tangent,), k, a, b)
+    return _summed_product(a, b, tangent, lambda nb: max(nb - 2, 0))
+
+
+def inner_directions(a: Any, b: Any, tangent: int) -> Any:
+    """``np.inner(a, b)``: the sum over the last axes of both."""
+    return _summed_product(a, b, tangent, lambda nb: nb - 1)
+
+
+def vdot_directions(a: Any, b: Any, tangent: int) -> Any:
+    """``np.vdot(a, b)`` of real arrays: the sum of the flattened products."""
+    a, b = _operands(a, b, tangent)
+    carrier, other = (a, b) if tangent == 0 else (b, a)
+    return carrier if _bare_zero(carrier) else np.ravel(other) @ _flat(carrier)
+
+
+def tensordot_directions(a: Any, b: Any, tangent: int, axes: Any = 2) -> Any:
+    """``np.tensordot(a, b, axes)`` where operand ``tangent`` carries the
+    directions: they are one more free axis of that operand, moved last."""
+    a, b = _operands(a, b, tangent)
+    carrier = a if tangent == 0 else b
+    if _bare_zero(carrier):
+        return carrier
+    na, nb = np.ndim(a) - (tangent == 0), np.ndim(b) - (tangent == 1)
+    summed = linalg._tensordot_axes(axes, na, nb)  # explicit axes: an integer would count the directions
+    out = np.tensordot(a, b, axes=summed)
+    if tangent == 1:
+        return out
+    return np.moveaxis(out, na - len(summed[0]), -1)  # after a's free axes come b's
+
+
+def kron_directions(a: Any, b: Any, tangent: int) -> Any:
+    """``np.kron(a, b)`` where operand ``tangent`` carries the directions.
+    ``kron`` multiplies the shapes axis by axis (giving the operand of fewer
+    axes leading ones, as the primal does): the directions meet a trailing
+    axis of length 1 of the other operand, and stay last."""
+    a, b = _operands(a, b, tangent)
+    if tangent == 0:
+        return a if _bare_zero(a) else np.kron(a, _lifted(b))
+    return b if _bare_zero(b) else np.kron(_lifted(a), b)
 
 
 def outer_directions(a: Any, b: Any, tangent: int) -> Any:
@@ -175,15 +297,25 @@ def outer_directions(a: Any, b: Any, tangent: int) -> Any:
     return np.ravel(a)[:, None, None] * columns[None, :, :]
 
 
+def _labelled_directions(subscripts: str, ndims: tuple[int, ...], index: int) -> str:
+    """Einsum subscripts spelled out in full (ellipses, an implicit output)
+    with a label of its own for the directions, last in operand ``index``
+    (of ``ndims`` primal axes each) and in the output."""
+    labels, output = linalg._einsum_labels(subscripts, ndims)
+    letter = next(c for c in string.ascii_letters if c not in "".join(labels) + output)
+    terms = [term + letter if i == index else term for i, term in enumerate(labels)]
+    return f"{','.join(terms)}->{output}{letter}"
+
+
 def einsum_directions(tangent: int, subscripts: str, *operands: Any, **options: Any) -> Any:
     """``np.einsum(subscripts, *operands)`` where operand ``tangent``
     carries the directions: they get a subscript of their own, kept last in
-    the output. Subscripts are explicit (``"ij,j->i"``), as s2s requires."""
-    inputs, output = subscripts.replace(" ", "").split("->")
-    letter = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in subscripts)
-    parts = inputs.split(",")
-    parts[tangent] += letter
-    return np.einsum(f"{','.join(parts)}->{output}{letter}", *operands, **options)
+    the output."""
+    operands = tuple(_tangent_array(x) if i == tangent else x for i, x in enumerate(operands))
+    if _bare_zero(operands[tangent]):
+        return operands[tangent]
+    ndims = tuple(np.ndim(x) - (i == tangent) for i, x in enumerate(operands))
+    return np.einsum(_labelled_directions(subscripts, ndims, tangent), *operands, **options)
 
 
 def getitem_directions(t: Any, index: Any) -> Any:
@@ -302,6 +434,443 @@ def cumsum_directions(a: Any, axis: Any = None, dtype: Any = None, out: Any = No
     if axis is None:
         return np.cumsum(np.reshape(a, (-1, a.shape[-1])), axis=0, dtype=dtype)
     return np.cumsum(a, axis=_primal_axis(axis, a.ndim - 1), dtype=dtype)
+
+
+def _tangent_array(t: Any) -> Any:
+    """A tangent as an array: the tangent of an argument written as a list
+    (``np.linalg.det([[x, y], [y, 2.0]])``) is a list of its elements'
+    tangents, which may differ in how many directions they spell out (a bare
+    zero, a length-1 axis): they are broadcast, then stacked."""
+    if not isinstance(t, (list, tuple)):
+        return t
+    return np.stack(np.broadcast_arrays(*(_tangent_array(p) for p in t)))
+
+
+def _zero_stays(helper: Callable) -> Callable:
+    """A helper linear in its first argument, a tangent: a bare zero there
+    (a number, the same for every direction) is its result whatever the
+    shapes; a list of tangents is made one array."""
+
+    @functools.wraps(helper)
+    def batched(first: Any, *args: Any, **kwargs: Any) -> Any:
+        return first if _bare_zero(first) else helper(_tangent_array(first), *args, **kwargs)
+
+    return batched
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """The primal's axes flattened into one, the directions kept."""
+    return np.reshape(a, (-1, a.shape[-1]))
+
+
+def fliplr_directions(m: Any) -> Any:
+    return flip_directions(m, 1)
+
+
+def flipud_directions(m: Any) -> Any:
+    return flip_directions(m, 0)
+
+
+@_zero_stays
+def roll_directions(a: Any, shift: Any, axis: Any = None) -> Any:
+    if axis is None:  # the primal is rolled flat
+        return np.reshape(np.roll(_flat(a), shift, axis=0), a.shape)
+    return np.roll(a, shift, axis=_primal_axes(axis, a.ndim - 1))
+
+
+@_zero_stays
+def tile_directions(A: Any, reps: Any) -> Any:
+    """``np.tile`` of the primal's axes: the primal (given leading axes as
+    ``tile`` gives it) is repeated, the directions once."""
+    reps = tuple(np.atleast_1d(reps))
+    ndim = max(A.ndim - 1, len(reps))
+    A = np.reshape(A, (1,) * (ndim + 1 - A.ndim) + A.shape)
+    return np.tile(A, (1,) * (ndim - len(reps)) + reps + (1,))
+
+
+@_zero_stays
+def repeat_directions(a: Any, repeats: Any, axis: Any = None) -> Any:
+    if axis is None:
+        return np.repeat(_flat(a), repeats, axis=0)
+    return np.repeat(a, repeats, axis=_primal_axis(axis, a.ndim - 1))
+
+
+@_zero_stays
+def take_directions(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "raise") -> Any:
+    if axis is None:
+        return np.take(_flat(a), indices, axis=0, mode=mode)
+    return np.take(a, indices, axis=_primal_axis(axis, a.ndim - 1), mode=mode)
+
+
+@_zero_stays
+def diagonal_directions(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """``np.diagonal`` of the primal's axes; numpy puts the diagonal last,
+    it goes before the directions."""
+    ndim = a.ndim - 1
+    return np.moveaxis(np.diagonal(a, offset, _primal_axis(axis1, ndim), _primal_axis(axis2, ndim)), -1, -2)
+
+
+@_zero_stays
+def diag_directions(v: Any, k: int = 0) -> Any:
+    """``np.diag``: the diagonal of a matrix, or the matrix of a vector."""
+    if v.ndim == 3:
+        return diagonal_directions(v, k)
+    n = v.shape[0]
+    out = np.zeros((n + abs(k), n + abs(k), v.shape[-1]), dtype=v.dtype)
+    steps = np.arange(n)
+    out[steps + max(-k, 0), steps + max(k, 0)] = v
+    return out
+
+
+@_zero_stays
+def trace_directions(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None, out: Any = None) -> Any:
+    ndim = a.ndim - 1
+    return np.trace(a, offset, _primal_axis(axis1, ndim), _primal_axis(axis2, ndim), dtype)
+
+
+# The derivative helpers of the rules (``s2s/runtime/core.py``, ``linalg.py``,
+# ``structural.py``) with the directions last in their tangent or cotangent,
+# the first argument. Several call the single-direction helper with primal
+# values spread over the directions (``_spread``): a value it reads only for
+# its shape, or element by element, with one more axis the operation leaves
+# alone, so that the directions need no rule of their own.
+
+
+def _spread(x: Any, like: Any) -> np.ndarray:
+    """The primal value ``x`` repeated along a trailing axis as long as the
+    directions of ``like`` (a view: nothing is copied)."""
+    x = np.asarray(x)
+    return np.broadcast_to(x[..., None], x.shape + np.shape(like)[-1:])
+
+
+def _expand_reduced(g: Any, ndim: int, axis: Any, keepdims: bool) -> Any:
+    """A reduction's cotangent with the reduced axes of its ``ndim``-axis
+    argument back as length-1 axes, before the directions."""
+    if keepdims or axis is None:
+        return g
+    return np.expand_dims(g, _axes(ndim, axis))
+
+
+def _chosen_share(x: Any, out: Any, axis: Any, keepdims: bool) -> np.ndarray:
+    """The share of ``max``/``min``'s result each element of ``x`` has: one
+    over the number of ties where it is chosen, zero elsewhere."""
+    chosen = np.equal(x, core.expand_reduced(out, axis, keepdims))
+    return chosen / np.sum(chosen, axis=axis, keepdims=True)
+
+
+@_zero_stays
+def choice_tangent_directions(t: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return sum_directions(t * _lifted(_chosen_share(x, out, axis, keepdims)), axis, keepdims=keepdims)
+
+
+@_zero_stays
+def choice_adjoint_directions(g: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return _expand_reduced(g, np.ndim(x), axis, keepdims) * _lifted(_chosen_share(x, out, axis, keepdims))
+
+
+@_zero_stays
+def prod_tangent_directions(t: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return sum_directions(t * _lifted(core._products_of_others(x, axis)), axis, keepdims=keepdims)
+
+
+@_zero_stays
+def prod_adjoint_directions(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return _expand_reduced(g, np.ndim(x), axis, keepdims) * _lifted(core._products_of_others(x, axis))
+
+
+@_zero_stays
+def var_tangent_directions(t: Any, x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    centered, dof = core._centered(x, axis, ddof)
+    return 2.0 * sum_directions(_lifted(centered) * t, axis, keepdims=keepdims) / dof
+
+
+@_zero_stays
+def var_adjoint_directions(g: Any, x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    centered, dof = core._centered(x, axis, ddof)
+    return _expand_reduced(g, np.ndim(x), axis, keepdims) * (2.0 / dof) * _lifted(centered)
+
+
+@_zero_stays
+def std_tangent_directions(t: Any, x: Any, out: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    return var_tangent_directions(t, x, axis, ddof, keepdims) / _lifted(2.0 * out)
+
+
+@_zero_stays
+def std_adjoint_directions(g: Any, x: Any, out: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    return var_adjoint_directions(g / _lifted(2.0 * out), x, axis, ddof, keepdims)
+
+
+@_zero_stays
+def norm_tangent_directions(t: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return core.safe_divide(sum_directions(_lifted(x) * t, axis, keepdims=keepdims), _lifted(out))
+
+
+@_zero_stays
+def norm_adjoint_directions(g: Any, x: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return _expand_reduced(core.safe_divide(g, _lifted(out)), np.ndim(x), axis, keepdims) * _lifted(x)
+
+
+def _cumulative(helper: Callable, flat_result: bool) -> Callable:
+    """``cumprod``'s tangent or adjoint helper for tangents with directions:
+    along an axis of the primal (a flattened one for ``axis=None``, where the
+    tangent stays flat), with ``x`` and ``out`` spread over the directions,
+    which it treats as one more axis it does not run along."""
+
+    @_zero_stays
+    def batched(d: Any, x: Any, out: Any, axis: Any = None) -> Any:
+        x = np.asarray(x)
+        if axis is not None:
+            return helper(d, _spread(x, d), _spread(out, d), _primal_axis(axis, x.ndim))
+        flat = helper(_flat(np.asarray(d)), _spread(np.ravel(x), d), _spread(np.ravel(out), d), 0)
+        return flat if flat_result else np.reshape(flat, x.shape + flat.shape[-1:])
+
+    return batched
+
+
+cumprod_tangent_directions = _cumulative(core.cumprod_tangent, flat_result=True)
+cumprod_adjoint_directions = _cumulative(core.cumprod_adjoint, flat_result=False)
+
+
+def _as_matrices(t: Any, vector: bool) -> Any:
+    """A tangent of a right-hand side or solution of ``solve`` as matrices
+    (a vector as one column), the directions last."""
+    return np.asarray(t)[..., None, :] if vector else t
+
+
+def _solve_each(a: Any, rhs: np.ndarray) -> np.ndarray:
+    """``a^-1 rhs`` for matrices ``rhs`` with directions: one solve, the
+    columns of every direction side by side."""
+    solved = linalg._solve_matrices(np.asarray(a), np.reshape(rhs, rhs.shape[:-2] + (-1,)))
+    return np.reshape(solved, solved.shape[:-1] + rhs.shape[-2:])
+
+
+def solve_tangent_directions(a: Any, b: Any, x: Any, a_dot: Any = None, b_dot: Any = None) -> Any:
+    """``a^-1 (b_dot - a_dot x)`` (a tangent not given, or a bare zero, is zero)."""
+    vector = linalg._solves_vector(a, b)
+    rhs: Any = 0.0
+    if b_dot is not None and not _bare_zero(b_dot):
+        rhs = _as_matrices(_tangent_array(b_dot), vector)
+    if a_dot is not None and not _bare_zero(a_dot):
+        rhs = rhs - np.einsum("...ijz,...jm->...imz", _tangent_array(a_dot), np.asarray(x)[..., None] if vector else x)
+    if _bare_zero(rhs):
+        return rhs
+    x_dot = _solve_each(a, rhs)
+    return x_dot[..., 0, :] if vector else x_dot
+
+
+@_zero_stays
+def solve_adjoint_directions(g: Any, a: Any, b: Any) -> Any:
+    vector = linalg._solves_vector(a, b)
+    w = _solve_each(linalg._matrix_transpose(np.asarray(a)), _as_matrices(g, vector))
+    return w[..., 0, :] if vector else w
+
+
+@_zero_stays
+def solve_adjoint_a_directions(w: Any, a: Any, b: Any, x: Any) -> Any:
+    """``-w x^T`` summed over the stacks ``a`` was broadcast along."""
+    vector = linalg._solves_vector(a, b)
+    bar = -np.einsum("...imz,...jm->...ijz", _as_matrices(w, vector), np.asarray(x)[..., None] if vector else x)
+    return sum_to_shape_directions(bar, np.shape(a))
+
+
+@_zero_stays
+def det_tangent_directions(t: Any, a: Any, out: Any) -> Any:
+    """Jacobi's formula, ``out * tr(a^-1 t)``, one solve for all directions."""
+    return _lifted(out) * np.trace(_solve_each(a, t), axis1=-3, axis2=-2)
+
+
+@_zero_stays
+def det_adjoint_directions(g: Any, a: Any, out: Any) -> Any:
+    scale = (g * _lifted(out))[..., None, None, :]
+    return scale * linalg._matrix_transpose(np.linalg.inv(a))[..., None]
+
+
+def _primal_axes_of(like: Any, *axes: int) -> tuple[int, ...]:
+    """Axes of the primal ``like``, counted from 0 (so that one more axis
+    after them, the directions', is not counted)."""
+    return tuple(_primal_axis(a, np.ndim(like)) for a in axes)
+
+
+@_zero_stays
+def trace_adjoint_directions(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    return linalg.trace_adjoint(g, _spread(a, g), offset, *_primal_axes_of(a, axis1, axis2))
+
+
+@_zero_stays
+def diagonal_adjoint_directions(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """The single-direction helper writes the diagonal last: the directions
+    go before it."""
+    return structural.diagonal_adjoint(np.moveaxis(g, -1, -2), _spread(a, g), offset, *_primal_axes_of(a, axis1, axis2))
+
+
+@_zero_stays
+def diag_adjoint_directions(g: Any, v: Any, k: int = 0) -> Any:
+    if np.ndim(v) == 1:
+        return diagonal_directions(g, k)
+    return diagonal_adjoint_directions(g, v, k)
+
+
+@_zero_stays
+def tile_adjoint_directions(g: Any, A: Any, reps: Any) -> Any:
+    """The tiles summed: the directions are one more axis, tiled once, of
+    ``A`` given the leading axes ``tile`` gives it."""
+    reps = tuple(np.atleast_1d(reps))
+    ndim = max(np.ndim(A), len(reps))
+    padded = np.reshape(A, (1,) * (ndim - np.ndim(A)) + np.shape(A))
+    bar = structural.tile_adjoint(g, _spread(padded, g), (1,) * (ndim - len(reps)) + reps + (1,))
+    return np.reshape(bar, np.shape(A) + bar.shape[-1:])
+
+
+@_zero_stays
+def repeat_adjoint_directions(g: Any, a: Any, repeats: Any, axis: Any = None) -> Any:
+    if axis is None:  # the primal was repeated flat
+        flat = structural.repeat_adjoint(g, _spread(np.ravel(a), g), repeats, 0)
+        return np.reshape(flat, np.shape(a) + flat.shape[-1:])
+    return structural.repeat_adjoint(g, _spread(a, g), repeats, _primal_axis(axis, np.ndim(a)))
+
+
+@_zero_stays
+def take_adjoint_directions(g: Any, a: Any, indices: Any, axis: Any = None, mode: str = "raise") -> Any:
+    if axis is None:  # positions in the flattened primal
+        flat = structural.take_adjoint(g, _spread(np.ravel(a), g), indices, 0, mode)
+        return np.reshape(flat, np.shape(a) + flat.shape[-1:])
+    return structural.take_adjoint(g, _spread(a, g), indices, _primal_axis(axis, np.ndim(a)), mode)
+
+
+def _promoted(g: Any, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``g``, ``a`` and ``b`` of ``a @ b`` with vectors promoted to matrices
+    as ``matmul`` promotes them (``a`` to a row, ``b`` to a column), and the
+    axes the promotion removed from the result put back into ``g``, before
+    its directions."""
+    g, a, b = np.asarray(g), np.asarray(a), np.asarray(b)
+    if b.ndim == 1:
+        b, g = b[:, None], g[..., None, :]
+    if a.ndim == 1:
+        a, g = a[None, :], g[..., None, :, :]
+    return g, a, b
+
+
+@_zero_stays
+def matmul_adjoint_a_directions(g: Any, a: Any, b: Any) -> Any:
+    """``g @ b^T`` per direction, summed over the stacks ``a`` was broadcast along."""
+    gm, am, bm = _promoted(g, a, b)
+    bar = sum_to_shape_directions(np.einsum("...mpz,...np->...mnz", gm, bm), am.shape)
+    return np.reshape(bar, np.shape(a) + bar.shape[-1:])
+
+
+@_zero_stays
+def matmul_adjoint_b_directions(g: Any, a: Any, b: Any) -> Any:
+    """``a^T @ g`` per direction, summed over the stacks ``b`` was broadcast along."""
+    gm, am, bm = _promoted(g, a, b)
+    bar = sum_to_shape_directions(np.einsum("...mn,...mpz->...npz", am, gm), bm.shape)
+    return np.reshape(bar, np.shape(b) + bar.shape[-1:])
+
+
+@_zero_stays
+def tensordot_adjoint_a_directions(g: Any, a: Any, b: Any, axes: Any = 2) -> Any:
+    """The directions are one more free axis of ``a``, its last: in the
+    product they come after ``a``'s other free axes."""
+    summed = linalg._tensordot_axes(axes, np.ndim(a), np.ndim(b))
+    free_a = np.ndim(a) - len(summed[0])
+    return linalg.tensordot_adjoint_a(np.moveaxis(g, -1, free_a), _spread(a, g), b, summed)
+
+
+@_zero_stays
+def tensordot_adjoint_b_directions(g: Any, a: Any, b: Any, axes: Any = 2) -> Any:
+    """The directions are one more free axis of ``b``, its last, as in ``g``."""
+    summed = linalg._tensordot_axes(axes, np.ndim(a), np.ndim(b))
+    return linalg.tensordot_adjoint_b(g, a, _spread(b, g), summed)
+
+
+@_zero_stays
+def kron_adjoint_a_directions(g: Any, a: Any, b: Any) -> Any:
+    """The directions of ``g`` are those of ``a`` times a length-1 axis of ``b``
+    (see ``kron_directions``)."""
+    return linalg.kron_adjoint_a(g, _spread(a, g), _lifted(b))
+
+
+@_zero_stays
+def kron_adjoint_b_directions(g: Any, a: Any, b: Any) -> Any:
+    return linalg.kron_adjoint_b(g, _lifted(a), _spread(b, g))
+
+
+def _contracted(g: Any, other: Any, axes_g: list, axes_other: list) -> np.ndarray:
+    """``g`` contracted with ``other`` over these axes (of ``g``'s primal
+    axes), the directions moved after the axes ``other`` is left with (its
+    one free axis)."""
+    return np.moveaxis(np.tensordot(g, other, axes=(axes_g, axes_other)), -2, -1)
+
+
+@_zero_stays
+def dot_adjoint_a_directions(g: Any, a: Any, b: Any) -> Any:
+    """``g`` contracted with ``b`` over ``b``'s free axes (all but its
+    second-to-last)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast_directions(g * _lifted(b), a)
+    free_b = [axis for axis in range(np.ndim(b)) if axis != max(np.ndim(b) - 2, 0)]
+    return _contracted(g, b, list(range(np.ndim(a) - 1, np.ndim(g) - 1)), free_b)
+
+
+@_zero_stays
+def dot_adjoint_b_directions(g: Any, a: Any, b: Any) -> Any:
+    """``a`` contracted with ``g`` over ``a``'s leading axes; the summed axis
+    of ``b`` goes back to its place (the directions stay last)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast_directions(g * _lifted(a), b)
+    lead = list(range(np.ndim(a) - 1))
+    return np.moveaxis(np.tensordot(a, g, axes=(lead, lead)), 0, max(np.ndim(b) - 2, 0))
+
+
+@_zero_stays
+def inner_adjoint_a_directions(g: Any, a: Any, b: Any) -> Any:
+    """``g`` contracted with ``b`` over ``b``'s leading axes."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast_directions(g * _lifted(b), a)
+    return _contracted(g, b, list(range(np.ndim(a) - 1, np.ndim(g) - 1)), list(range(np.ndim(b) - 1)))
+
+
+@_zero_stays
+def inner_adjoint_b_directions(g: Any, a: Any, b: Any) -> Any:
+    """``g`` contracted with ``a`` over ``a``'s leading axes."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast_directions(g * _lifted(a), b)
+    lead = list(range(np.ndim(a) - 1))
+    return _contracted(g, a, lead, lead)
+
+
+@_zero_stays
+def outer_adjoint_a_directions(g: Any, a: Any, b: Any) -> Any:
+    return np.reshape(np.einsum("mnz,n->mz", g, np.ravel(b)), np.shape(a) + np.shape(g)[-1:])
+
+
+@_zero_stays
+def outer_adjoint_b_directions(g: Any, a: Any, b: Any) -> Any:
+    return np.reshape(np.einsum("m,mnz->nz", np.ravel(a), g), np.shape(b) + np.shape(g)[-1:])
+
+
+@_zero_stays
+def vdot_adjoint_directions(g: Any, other: Any, like: Any) -> Any:
+    return g * _lifted(np.reshape(other, np.shape(like)))
+
+
+@_zero_stays
+def einsum_adjoint_directions(g: Any, index: int, subscripts: str, *operands: Any) -> Any:
+    """The directions get a label of their own, in the output and in operand
+    ``index`` (spread over them): the single-direction helper then sums
+    nothing over them."""
+    if not isinstance(subscripts, str):
+        return linalg.einsum_adjoint(g, index, subscripts, *operands)  # refused there, with its message
+    with_directions = _labelled_directions(subscripts, tuple(np.ndim(x) for x in operands), index)
+    spread = [_spread(x, g) if i == index else x for i, x in enumerate(operands)]
+    return linalg.einsum_adjoint(g, index, with_directions, *spread)
+
+
+def float_directions(x: Any = 0.0) -> Any:
+    """``float`` of a tangent: the one element of the primal, for each direction."""
+    if _bare_zero(x):
+        return float(x)
+    x = _tangent_array(x)
+    return np.reshape(x, np.shape(x)[-1:]).astype(float)
 
 
 def _direction(value: Any, j: int) -> Any:
