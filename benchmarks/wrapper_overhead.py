@@ -12,6 +12,8 @@ Run: python benchmarks/wrapper_overhead.py
 import sys
 from pathlib import Path
 
+import numpy as np
+
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import gaussian_fit as example  # noqa: E402
@@ -32,8 +34,13 @@ def main() -> None:
     g = differentiate(cube, wrt="x")
     g.derivative(0.3)
     cube_jvp = g._load("forward").entry("jvp")
+    grad = differentiate(example.rs_scalar, wrt="d", mode="reverse")
+    grad.derivative(d, 0.3)
+    seed = np.float64(1.0)
+    fused = grad._load("reverse").entry("gradient")
     for label, wrapped, direct in [
         ("rs w.r.t. xs (n = 21)", lambda: rs.derivative(d, 0.3), lambda: rs_jvp(d, 0.3, 1.0)),
+        ("rs_scalar w.r.t. d", lambda: grad.derivative(d, 0.3), lambda: fused(d, 0.3, seed)),
         ("x * x * x w.r.t. x", lambda: g.derivative(0.3), lambda: cube_jvp(0.3, 1.0)),
     ]:
         a, b, overhead = paired_median_us(wrapped, direct, number=2000, rounds=41)

@@ -580,25 +580,23 @@ class _ReversePlan(_Plan):
         seed = _unit(out)
         if "gradient" in loaded.info.entry:  # both sweeps in one generated function
             fused = loaded.entry("gradient")
-
-            def sweeps(values: tuple) -> Any:
-                return fused(*values, seed)
         else:
             sweep, backward = self.sweep_entry, self.backward
 
-            def sweeps(values: tuple) -> Any:
-                return backward(sweep(*values)[1], seed)
+            def fused(*values: Any) -> Any:
+                return backward(sweep(*values[:-1])[1], values[-1])
 
         if self.several:
             order = self.owner._user_order
 
             def derivative(values: tuple) -> Any:
-                bars = sweeps(values)
+                bars = fused(*values, seed)
                 return tuple(_scalar_if_0d(bars[i]) for i in order)
         else:
 
             def derivative(values: tuple) -> Any:
-                return _scalar_if_0d(sweeps(values))
+                bar = fused(*values, seed)
+                return bar[()] if type(bar) is np.ndarray and bar.ndim == 0 else bar
 
         self.derivative = derivative  # type: ignore[method-assign]
         return derivative(values)  # what every later call computes
