@@ -4,7 +4,7 @@
 # Calls: f (examples/gaussian_fit.py:21)
 
 import numpy as np
-from s2s.runtime import broadcast_like, sum_product
+from s2s.runtime import broadcast_like, broadcast_to_operands, sum_product
 
 
 def rs_jvp(d, xs, xs_dot):
@@ -21,6 +21,19 @@ def rs_jvp(d, xs, xs_dot):
     return (out, broadcast_like(out_dot, out))
 
 
+def rs_tangent(d, xs, xs_dot):
+    # line 27: d0 = f(xs)
+    d0, d0_dot = f_jvp(xs, xs_dot)
+    # line 28: return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
+    sum1 = np.sum(d * d0)
+    sum1_dot = sum_product(d, d0_dot)
+    sum2 = np.sum(d0 * d0)
+    sum2_dot = 2 * sum_product(d0, d0_dot)
+    t1 = sum1 / sum2
+    out_dot = -(sum1_dot / sum2 - t1 * sum2_dot / sum2) * d0 - t1 * d0_dot
+    return broadcast_to_operands(out_dot, d, t1, d0)
+
+
 def f_jvp(m, m_dot):
     # line 22: return np.exp(-1.5 * (x - m) ** 2)
     t1 = x - m
@@ -35,9 +48,9 @@ def f_jvp(m, m_dot):
 S2S_MODULE = {
     'mode': 'forward',
     'wrt': ('xs',),
-    'entry': {'jvp': 'rs_jvp'},
+    'entry': {'jvp': 'rs_jvp', 'tangent': 'rs_tangent'},
     'outputs': 1,
     'tuple_output': False,
     'scalar_output': False,
-    'bindings': {'rs_jvp': (), 'f_jvp': ('f',)},
+    'bindings': {'rs_jvp': (), 'rs_tangent': (), 'f_jvp': ('f',)},
 }

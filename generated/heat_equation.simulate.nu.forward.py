@@ -19,6 +19,17 @@ def simulate_jvp(u0, nu, steps, nu_dot):
     return (u, broadcast_like(u_dot, u))
 
 
+def simulate_tangent(u0, nu, steps, nu_dot):
+    # line 32: u = u0
+    u = u0
+    u_dot = zeros_like(u0)
+    # line 33: for k in range(steps): u = step(u, nu)
+    for k in range(steps):
+        # line 34: u = step(u, nu)
+        u, u_dot = step_jvp(u, nu, broadcast_like(u_dot, u), nu_dot)
+    return broadcast_like(u_dot, u)
+
+
 def step_jvp(u, nu, u_dot, nu_dot):
     # line 27: return u + nu * (np.roll(u, 1) - 2.0 * u + np.roll(u, -1))
     roll1 = np.roll(u, 1)
@@ -37,9 +48,9 @@ def step_jvp(u, nu, u_dot, nu_dot):
 S2S_MODULE = {
     'mode': 'forward',
     'wrt': ('nu',),
-    'entry': {'jvp': 'simulate_jvp'},
+    'entry': {'jvp': 'simulate_jvp', 'tangent': 'simulate_tangent'},
     'outputs': 1,
     'tuple_output': False,
     'scalar_output': False,
-    'bindings': {'simulate_jvp': (), 'step_jvp': ('step',)},
+    'bindings': {'simulate_jvp': (), 'simulate_tangent': (), 'step_jvp': ('step',)},
 }

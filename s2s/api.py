@@ -471,11 +471,19 @@ class _ForwardPlan(_Plan):
             self.derivative = self.first_derivative  # type: ignore[method-assign]
 
     def first_derivative(self, values: tuple) -> Any:
+        """The first call checks the output; later calls run the
+        derivative-only function where the module has one (it does not
+        compute the output)."""
         jvp, seed = self.jvp, self.seed
-        out, out_dot = jvp(*values, seed)
+        out = jvp(*values, seed)[0]
         self.check_output(out)
-        self.derivative = lambda values: _scalar_if_0d(jvp(*values, seed)[1])  # type: ignore[method-assign]
-        return _scalar_if_0d(out_dot)
+        loaded = self.owner._load("forward")
+        if "tangent" in loaded.info.entry:
+            tangent = loaded.entry("tangent")
+            self.derivative = lambda values: _scalar_if_0d(tangent(*values, seed))  # type: ignore[method-assign]
+        else:
+            self.derivative = lambda values: _scalar_if_0d(jvp(*values, seed)[1])  # type: ignore[method-assign]
+        return self.derivative(values)  # what every later call computes
 
     def push(self, values: tuple, tangents: list[Any]) -> tuple[tuple, tuple]:
         """The outputs and their tangents, as tuples, for these tangents of

@@ -21,6 +21,7 @@ from .frontend import FunctionSource, display_path
 from .loader import ModuleInfo
 from .names import names_in
 from .program import Program
+from .prune import tangent_only
 from .reverse import emit_reverse
 
 MODES = ("forward", "reverse", "forward-vector", "reverse-vector")  # -vector: many directions in one pass
@@ -76,7 +77,14 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
             entry_ctx.append(ctx)
         if mode.startswith("forward"):
             tangent_params = ordered_wrt if entry else [p for p in params_of(ctx.tree) if p in act.active_params]
-            functions.append(emit_forward(ctx, role_names["jvp"], tangent_params, entry))
+            jvp = emit_forward(ctx, role_names["jvp"], tangent_params, entry)
+            functions.append(jvp)
+            if entry and mode == "forward":  # for derivative(), which does not return the output
+                name = module.function_name(("entry", "tangent"), f"{fn.name}_tangent")
+                tangent = tangent_only(jvp, name, len(returned(ctx.tree)), module.printer())
+                if tangent is not None:
+                    functions.append(tangent)
+                    entry_names["tangent"] = role_names["tangent"] = name
         else:
             adjoint_params = ordered_wrt if entry else [p for p in params_of(ctx.tree) if p in act.active_params]
             gradient = module.function_name(("entry", "gradient"), f"{fn.name}_gradient") if entry and mode == "reverse" else None

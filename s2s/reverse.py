@@ -45,6 +45,7 @@ from .codegen import FunctionContext, function_def, name, params_of, store, tupl
 from .dag import NotDifferentiable, active_nodes, adjoints, build
 from .expr import SCALAR, Node, schedule
 from .rules.structural import VIEWS
+from .prune import without_dead_values
 from .plans import Append, Assignment, Branch, Call, Copy, Loop, Step, Unpack, Update
 
 
@@ -580,7 +581,7 @@ class ReverseEmitter:
         output needs (``out = np.sum(r ** 2)``) is not computed."""
         if self.gradient_name is None or len(outputs) != 1 or not _is_scalar(outputs[0], self.ctx):
             return []
-        sweep = _without_dead_values(copy.deepcopy(forward_body), _read_names(backward_body))
+        sweep = without_dead_values(copy.deepcopy(forward_body), _read_names(backward_body))
         pullback = copy.deepcopy(backward_body)
         quoted = [get_anno(s, "comment") for s in sweep if get_anno(s, "comment")]
         if quoted and get_anno(pullback[0], "comment") == quoted[-1]:  # the line just quoted
@@ -686,39 +687,6 @@ def _value_reads(step: Assignment) -> set[str]:
 
 def _is_scalar(output: ast.expr, ctx: FunctionContext) -> bool:
     return isinstance(output, ast.Constant) or (isinstance(output, ast.Name) and ctx.shapes(output.id) == frozenset())
-
-
-def _without_dead_values(stmts: list[ast.stmt], read_after: set[str]) -> list[ast.stmt]:
-    """The block without the assignments whose values nothing reads later
-    (at the top level: a loop's values are read by its next iteration)."""
-    live = set(read_after)
-    kept: list[ast.stmt] = []
-    for stmt in reversed(stmts):
-        targets = _assigned_names(stmt)
-        if targets and not targets & live and _is_pure(stmt.value):  # type: ignore[attr-defined]
-            if get_anno(stmt, "comment") and kept and not get_anno(kept[-1], "comment"):
-                set_anno(kept[-1], "comment", get_anno(stmt, "comment"))
-            continue
-        kept.append(stmt)
-        live |= _read_names([stmt])
-    return kept[::-1]
-
-
-def _assigned_names(stmt: ast.stmt) -> set[str]:
-    """The names an assignment to names binds (none for anything else)."""
-    if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
-        return set()
-    target = stmt.targets[0]
-    elts = target.elts if isinstance(target, ast.Tuple) else [target]
-    return {e.id for e in elts} if all(isinstance(e, ast.Name) for e in elts) else set()
-
-
-def _is_pure(value: ast.expr) -> bool:
-    """Computes a value and changes nothing (no ``.pop()``)."""
-    return not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _MUTATING for n in ast.walk(value))
-
-
-_MUTATING = {"pop", "append", "extend", "insert", "remove", "clear", "sort", "fill", "resize", "update", "setdefault", "popitem"}
 
 
 def _read_names(stmts: list[ast.stmt]) -> set[str]:

@@ -30,3 +30,22 @@ def test_sum_product_is_the_sum_of_the_product(a, b):
     found = rt.sum_product(a, b)
     assert np.result_type(found) == np.result_type(expected)
     np.testing.assert_allclose(found, expected, rtol=1e-6 if np.result_type(expected) == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize(
+    "t, operands",
+    [
+        (np.ones(3), (np.ones(3), 2.0)),  # already the shape: the same array back
+        (np.ones(3), (np.ones((2, 3)), np.ones(3))),
+        (2.0, (np.ones((2, 1)), np.ones(4))),
+        (np.ones((1, 4)), (np.ones((2, 1)), np.ones(4))),
+    ],
+)
+def test_broadcast_to_operands_is_broadcast_like_the_expression(t, operands):
+    expression = sum(operands) if operands else 0.0
+    expected = rt.broadcast_like(t, expression)
+    found = rt.broadcast_to_operands(t, *operands)
+    np.testing.assert_array_equal(found, expected)
+    assert np.shape(found) == np.shape(expected)
+    if np.shape(t) == np.shape(expression):
+        assert found is t

@@ -59,6 +59,18 @@ def test_value_and_derivative(seed):
     value, derivative = g.value_and_derivative(d, 0.3)
     np.testing.assert_array_equal(value, seed.rs(d, 0.3))  # bitwise the primal
     np.testing.assert_array_equal(derivative, g.derivative(d, 0.3))
+    np.testing.assert_array_equal(derivative, g.derivative(d, 0.3))  # the derivative-only code, after the first call
+
+
+def test_the_derivative_alone_does_not_compute_the_output(seed):
+    """derivative() runs rs_tangent: the jvp function without the output
+    (its shape comes from the operands), and it broadcasts as the output does."""
+    g = differentiate(seed.rs, wrt="xs", mode="forward")
+    tangent = g.source().split("def rs_tangent")[1].split("\n\n\n")[0]
+    assert "out =" not in tangent and "broadcast_to_operands(out_dot, d, t1, d0)" in tangent
+    rows = np.stack([seed.f(0.1), 2.0 * seed.f(0.4)])  # two data sets: the output is (2, 21)
+    np.testing.assert_array_equal(g.derivative(rows, 0.3), g.value_and_derivative(rows, 0.3)[1])
+    np.testing.assert_array_equal(g.derivative(rows, 0.3), g.value_and_derivative(rows, 0.3)[1])
 
 
 @pytest.mark.parametrize("wrt, mode, absent", [("xs", "forward", "d_dot"), ("d", "reverse", "xs_bar"), ("d", "forward", "xs_dot")])

@@ -16,6 +16,7 @@ __all__ = [
     "unbroadcast",
     "sum_to_shape",
     "broadcast_like",
+    "broadcast_to_operands",
     "owned_like",
     "zeros_like",
     "sum_product",
@@ -124,6 +125,22 @@ def broadcast_like(t: Any, like: Any) -> Any:
         return type(t)(broadcast_like(a, b) for a, b in zip(t, like, strict=True))
     target = _shape(like)
     if _shape(t) == target:
+        return t
+    out = np.empty(target, dtype=np.result_type(t, 1.0))
+    out[...] = t
+    return out
+
+
+def broadcast_to_operands(t: Any, *operands: Any) -> Any:
+    """``broadcast_like(t, out)`` for an ``out`` computed elementwise from
+    ``operands``, without ``out``: numpy gives it their broadcast shape."""
+    shape = _shape(t)
+    target = shape
+    for operand in operands:
+        other = _shape(operand)
+        if other != target:
+            target = np.broadcast_shapes(target, other)
+    if target == shape:
         return t
     out = np.empty(target, dtype=np.result_type(t, 1.0))
     out[...] = t
