@@ -164,8 +164,9 @@ def _shared(value: ast.expr, state: State) -> frozenset[str] | None:
         return frozenset({value.id})
     if isinstance(value, ast.Constant):
         return None
-    if get_anno(value, "callee") is not None:
-        return _call_shared(value, state)  # type: ignore[arg-type]
+    callee = get_anno(value, "callee")
+    if callee is not None:
+        return None if _returns_new_values(callee) else _call_shared(value, state)  # type: ignore[arg-type]
     if get_anno(value, "opaque"):
         return frozenset({UNKNOWN})
     op = "getitem" if isinstance(value, ast.Subscript) else get_anno(value, "op")
@@ -175,6 +176,25 @@ def _shared(value: ast.expr, state: State) -> frozenset[str] | None:
             return frozenset({NOT_OWNED})
         return frozenset({first.id}) if isinstance(first, ast.Name) else frozenset({UNKNOWN})
     return None
+
+
+def _returns_new_values(callee: FunctionSource) -> bool:
+    """Does every ``return`` of the user function give values computed there
+    (numbers, arithmetic, comparisons: new arrays), never an argument or a
+    view of one? Then its result shares memory with nothing."""
+    returns = [n for n in _own_nodes(callee.tree) if isinstance(n, ast.Return)]
+    values = [e for r in returns for e in (r.value.elts if isinstance(r.value, ast.Tuple) else [r.value])]
+    return bool(values) and all(isinstance(v, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare)) for v in values)
+
+
+def _own_nodes(tree: ast.FunctionDef):
+    """The nodes of a function, not those of functions defined inside it."""
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def _call_shared(call: ast.Call, state: State) -> frozenset[str]:

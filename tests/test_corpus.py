@@ -1139,6 +1139,18 @@ def callee_view_then_update(a):
     return h * a
 
 
+def doubled(p):
+    return p * 2.0
+
+
+def callee_result_is_new(a):
+    # doubled computes its result: it shares no memory with y, which the update changes
+    y = a.copy()
+    h = np.broadcast_to(doubled(y), (2, 3))
+    y[0] = 3.0 * a[1]
+    return h * y
+
+
 def negative_constant_base(a):
     return a * (1.0 + (-1.5) ** 2) ** np.sin(a) + (-2) ** 2 * a
 
@@ -1557,6 +1569,7 @@ CASES = [
     ("reversed_over_a_list", (V3, 0.4), ("a", "b")),
     ("reversed_range_sweep", (V4,), "x"),
     ("number_becomes_an_array", (V3,), "x"),
+    ("callee_result_is_new", (V3,), "a"),
 ]
 
 
