@@ -59,7 +59,7 @@ class Case:
     difference_rtol: float = 1e-4  # for forward differences, whose error is O(h)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Problem:
     key: str
     title: str

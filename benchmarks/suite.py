@@ -281,8 +281,13 @@ def environment_lines(peers: list[Peer], skipped: list[str], repeats: int, targe
     return lines
 
 
-def plot(results: dict[str, list[tuple[Case, list[Method]]]], path: Path) -> str:
-    """A log-log plot of time against size, one panel per problem."""
+def timed_points(cases: list[tuple[Case, list[Method]]], name: str) -> list[tuple[int, float]]:
+    return [(case.n, float(np.median(m.times_us))) for case, methods in cases for m in methods if m.name == name and m.times_us]
+
+
+def plot(results: dict[Problem, list[tuple[Case, list[Method]]]], path: Path) -> str:
+    """A log-log plot of time against size, one panel per problem, each
+    method in the same colour in every panel."""
     try:
         import matplotlib
 
@@ -290,18 +295,20 @@ def plot(results: dict[str, list[tuple[Case, list[Method]]]], path: Path) -> str
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed: no plot"
+    names = list(dict.fromkeys(m.name for cases in results.values() for _, methods in cases for m in methods))
+    colours = dict(zip(names, plt.get_cmap("tab10").colors, strict=False))
     columns = min(3, len(results))
     rows = -(-len(results) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4.2 * rows), squeeze=False)
-    for axis, (key, cases) in zip(axes.flat, results.items(), strict=False):  # spare panels stay empty
-        names = dict.fromkeys(m.name for _, methods in cases for m in methods if m.times_us)
+    for axis, (problem, cases) in zip(axes.flat, results.items(), strict=False):  # spare panels stay empty
         for name in names:
-            points = [(case.n, np.median(m.times_us)) for case, methods in cases for m in methods if m.name == name and m.times_us]
-            axis.loglog(*zip(*points, strict=True), marker="o", label=name, linewidth=2.5 if name == REFERENCE else 1.2)
-        axis.set_title(key)
-        axis.set_xlabel("size")
+            points = timed_points(cases, name)
+            if points:
+                axis.loglog(*zip(*points, strict=True), marker="o", label=name, color=colours.get(name), linewidth=2.5 if name == REFERENCE else 1.2)
+        axis.set_title(problem.key)
+        axis.set_xlabel(problem.size_name)
         axis.set_ylabel("µs per call")
-        axis.grid(True, which="both", alpha=0.3)
+        axis.grid(True, which="major", alpha=0.3)
         axis.legend(fontsize=7)
     for axis in list(axes.flat)[len(results) :]:
         axis.set_visible(False)
@@ -355,14 +362,14 @@ def main(argv: list[str] | None = None) -> None:
     skipped += [] if numba else [numba_reason]
     lines = environment_lines(peers, skipped, arguments.repeats, arguments.target)
     print("\n".join(lines), flush=True)
-    results: dict[str, list[tuple[Case, list[Method]]]] = {}
+    results: dict[Problem, list[tuple[Case, list[Method]]]] = {}
     for problem, sizes in chosen_problems(arguments):
         header = table_header(problem)
         print("\n".join(header), flush=True)
         lines += header
         for n in sizes:
             case, methods = run_case(problem, n, peers, numba, arguments)
-            results.setdefault(problem.key, []).append((case, methods))
+            results.setdefault(problem, []).append((case, methods))
             rows = table_rows(case, methods)
             print("\n".join(rows), flush=True)
             lines += rows
