@@ -131,8 +131,11 @@ def timed_call(method: Method) -> Any:
 
 
 def first_line(error: BaseException) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()]
-    return f"{type(error).__name__}: {' / '.join(lines[:4])}"
+    """The gist of an error: numpy's tolerance line and largest differences
+    for a mismatch, else the first lines."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    largest = [line for line in lines if line.startswith("Max ")]
+    return f"{type(error).__name__}: {' / '.join(lines[:1] + largest if largest else lines[:3])}"
 
 
 class TooSlow(Exception):
@@ -275,7 +278,9 @@ def environment_lines(peers: list[Peer], skipped: list[str], repeats: int, targe
         "",
         f"Each time is the median over {repeats} interleaved repeats of about {target * 1e3:.0f} ms each "
         "(at least one call); spread is (max - min) / median over the repeats; s2s ÷ method is the "
-        "median over the repeats of s2s's time divided by the method's (below 1: s2s is faster).",
+        "median over the repeats of s2s's time divided by the method's (below 1: s2s is faster). "
+        "The ratio pairs times taken within a repeat, so it is the steadier figure when the machine is busy "
+        "and the spreads are wide; it can then differ from the ratio of the two medians.",
         "",
     ]
     return lines
@@ -356,6 +361,7 @@ def run_case(problem: Problem, n: int, peers: list[Peer], numba: bool, arguments
 
 def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
+    load_at_start = os.getloadavg()[0]  # other work on the machine widens the spreads
     arguments = parse_arguments(argv)
     peers, skipped = available_peers(arguments.peers.split(",") if arguments.peers else None)
     numba, numba_reason = numba_backend()
@@ -376,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
         print()
         lines.append("")
     wall = time.perf_counter() - start
-    lines.append(f"Total wall time: {wall:.0f} s.")
+    lines.append(f"Total wall time: {wall:.0f} s; load average over the last minute: {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.")
     arguments.output.write_text("\n".join(lines) + "\n")
     print(f"table written to {arguments.output}")
     print(plot(results, arguments.output.with_suffix(".png")))
