@@ -363,13 +363,17 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     load_at_start = os.getloadavg()[0]  # other work on the machine widens the spreads
     arguments = parse_arguments(argv)
+    try:
+        chosen = chosen_problems(arguments)
+    except KeyError as error:
+        sys.exit(f"suite.py: {error.args[0]}")
     peers, skipped = available_peers(arguments.peers.split(",") if arguments.peers else None)
     numba, numba_reason = numba_backend()
     skipped += [] if numba else [numba_reason]
     lines = environment_lines(peers, skipped, arguments.repeats, arguments.target)
     print("\n".join(lines), flush=True)
     results: dict[Problem, list[tuple[Case, list[Method]]]] = {}
-    for problem, sizes in chosen_problems(arguments):
+    for problem, sizes in chosen:
         header = table_header(problem)
         print("\n".join(header), flush=True)
         lines += header
