@@ -16,16 +16,9 @@ import sys
 
 import numpy as np
 
+from problems import recurrence
 from s2s import differentiate
 from timing import median_ratio
-
-
-def recurrence(alpha, u):
-    y = np.zeros(len(u))
-    y[0] = u[0]
-    for i in range(1, len(u)):
-        y[i] = alpha * y[i - 1] + u[i]
-    return np.sum(y * y)
 
 
 def recurrence_by_hand(alpha, u):
