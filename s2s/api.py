@@ -25,6 +25,7 @@ from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
+from .backends import backend_for
 from .cache import ModuleCache, cache_key, module_cache
 from .errors import S2SError
 from .frontend import differentiable_function
@@ -78,6 +79,9 @@ class Differentiated:
         *,
         cache: bool = True,
         cache_dir: str | os.PathLike | None = None,
+        backend: str = "numpy",
+        parallel: bool = False,
+        fastmath: bool = False,
     ) -> None:
         fn = differentiable_function(fn)
         functools.update_wrapper(self, fn)
@@ -89,6 +93,7 @@ class Differentiated:
         self.mode: Mode = mode
         self._cache_wanted = cache
         self._cache_dir = cache_dir
+        self._backend = backend_for(backend, parallel=parallel, fastmath=fastmath)
         self._bind = _binder(fn)
         self._nparams = len(self.params)
         # Generated code takes and returns derivatives in parameter order;
@@ -345,7 +350,21 @@ class Differentiated:
     def __repr__(self) -> str:
         wrt = ", ".join(self.wrt)
         last = f", last used: {self._last_mode}" if self.mode == "auto" and self._last_mode else ""
-        return f"<s2s.differentiate {self.__qualname__} wrt=({wrt}) mode={self.mode}{last}>"
+        backend = f" backend={self._backend.name} (compiled in {self._backend.seconds:.2f} s)" if self._backend is not None else ""
+        return f"<s2s.differentiate {self.__qualname__} wrt=({wrt}) mode={self.mode}{last}{backend}>"
+
+    @property
+    def compile_time(self) -> float:
+        """Seconds spent so far compiling derivative code (or loading it from
+        numba's cache) with ``backend="numba"``; 0.0 with numpy."""
+        return self._backend.seconds if self._backend is not None else 0.0
+
+    def compile_stats(self) -> dict[str, dict[str, Any]]:
+        """Per mode compiled with ``backend="numba"``: ``seconds``,
+        ``cache_hits`` and ``cache_misses`` of numba's on-disk cache,
+        ``fallback`` (why it runs the numpy code, or ``None``) and ``path``
+        (the module numba compiled)."""
+        return self._backend.stats() if self._backend is not None else {}
 
     # generation ----------------------------------------------------------------
 
@@ -356,7 +375,10 @@ class Differentiated:
         with self._lock:
             loaded = self._loaded.get(mode)
             if loaded is None:
-                loaded = self._loaded[mode] = self._read_or_generate(mode)
+                loaded = self._read_or_generate(mode)
+                if self._backend is not None:
+                    loaded = self._backend.apply(loaded, self.__qualname__, self._module_cache())
+                self._loaded[mode] = loaded
         return loaded
 
     def _read_or_generate(self, mode: str) -> Loaded:
@@ -928,6 +950,9 @@ def differentiate(
     mode: Mode = "auto",
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
+    backend: str = "numpy",
+    parallel: bool = False,
+    fastmath: bool = False,
 ) -> Any:
     """Differentiate ``fn`` with respect to the parameters named in ``wrt``.
 
@@ -951,7 +976,15 @@ def differentiate(
     cache_dir:
         Where; default ``S2S_CACHE_DIR``, else ``$XDG_CACHE_HOME/s2s``, else
         ``~/.cache/s2s``.
+    backend:
+        ``"numpy"`` runs the generated module as it is; ``"numba"`` (needs
+        ``pip install s2s[numba]``) compiles it, fusing elementwise
+        expressions and their reductions into loops. What numba cannot
+        compile runs the numpy code, with a warning naming the construct.
+    parallel, fastmath:
+        numba's options of the same names (``backend="numba"`` only).
     """
+    options = dict(cache=cache, cache_dir=cache_dir, backend=backend, parallel=parallel, fastmath=fastmath)
     if fn is None:
-        return lambda f: Differentiated(f, wrt, mode, cache=cache, cache_dir=cache_dir)
-    return Differentiated(fn, wrt, mode, cache=cache, cache_dir=cache_dir)
+        return lambda f: Differentiated(f, wrt, mode, **options)
+    return Differentiated(fn, wrt, mode, **options)

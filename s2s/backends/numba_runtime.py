@@ -1,0 +1,302 @@
+"""The runtime helpers of generated code, for code compiled with numba.
+
+Entry points: the helpers ``HELPERS`` names (same names and meanings as in
+``s2s.runtime``), and ``fused_sum(name, expression, parameters)``, which
+makes the loop kernel of one ``np.sum(<elementwise expression>)``.
+
+Each helper is a plain Python function whose numba implementation is chosen
+when numba types a call (``numba.extending.overload``): the ranks of the
+arrays and the length of shape tuples are known then, so the code written
+for a call is specialized on them, with no test of rank at run time. The
+Python bodies are those of ``s2s.runtime`` (numba never runs them; they keep
+the module usable, and testable, without compiling).
+
+Imported only when the numba backend is used: it imports numba.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Callable
+
+import numpy as np
+from numba import prange, types
+from numba.extending import overload
+from numba.np.numpy_support import as_dtype
+
+from ..runtime import core
+
+__all__ = ["HELPERS", "fused_sum", "reversed_range", "shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "owned_like", "zeros_like", "frozen", "sum_product"]
+
+# The helpers of s2s.runtime that compiled code can call; a module calling any other falls back to numpy.
+HELPERS = ("shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "owned_like", "zeros_like", "frozen", "sum_product")
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    return core.shape_of(x)
+
+
+def sum_to_shape(g: Any, target: tuple[int, ...]) -> Any:
+    return core.sum_to_shape(g, target)
+
+
+def unbroadcast(g: Any, like: Any) -> Any:
+    return core.unbroadcast(g, like)
+
+
+def broadcast_like(t: Any, like: Any) -> Any:
+    return core.broadcast_like(t, like)
+
+
+def owned_like(t: Any, like: Any) -> Any:
+    return core.owned_like(t, like)
+
+
+def zeros_like(x: Any) -> Any:
+    return core.zeros_like(x)
+
+
+def frozen(x: Any) -> Any:
+    return core.frozen(x)
+
+
+def sum_product(a: Any, b: Any) -> Any:
+    return core.sum_product(a, b)
+
+
+def reversed_range(r: range) -> range:
+    """``reversed(r)`` for a range, as a range (numba has no ``reversed``)."""
+    return r[::-1]
+
+
+# --------------------------------------------------------------------------
+# Typing-time code generation
+
+
+def _implementation(source: str, name: str = "impl", **namespace: Any) -> Callable:
+    """Compile the text of one implementation (written for the argument
+    types at hand) in a namespace with numpy and ``namespace``."""
+    scope: dict[str, Any] = {"np": np, "prange": prange, **namespace}
+    exec(compile(source, f"<s2s numba helper {name}>", "exec"), scope)  # noqa: S102 - s2s's own text
+    return scope[name]
+
+
+def _is_array(t: types.Type) -> bool:
+    return isinstance(t, types.Array)
+
+
+def _float_dtype(*typs: types.Type) -> np.dtype:
+    """The floating dtype numpy gives a result computed from these types
+    (float64 for integers, as ``np.result_type(x, 1.0)``)."""
+    dtypes = [as_dtype(t.dtype if _is_array(t) else t) for t in typs if _is_array(t) or isinstance(t, types.Number)]
+    dtype = np.result_type(*dtypes, 1.0) if dtypes else np.dtype(np.float64)
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
+
+
+def _shape_type_length(t: types.Type) -> int | None:
+    """The length of a shape tuple type, ``None`` for anything else."""
+    if isinstance(t, types.UniTuple) and isinstance(t.dtype, types.Integer):
+        return t.count
+    if isinstance(t, types.Tuple) and len(t.types) == 0:
+        return 0
+    return None
+
+
+@overload(shape_of)
+def _shape_of(x):
+    if _is_array(x):
+        return lambda x: x.shape
+    if isinstance(x, types.Number):
+        return lambda x: ()
+    return None
+
+
+def _sum_to_shape_source(ndim: int, k: int, dtype: np.dtype) -> str:
+    """``sum_to_shape`` for an array of rank ``ndim`` and a target of ``k``
+    axes, as numpy's version computes it: leading axes summed, axes the
+    target has as 1 summed (kept), the rest broadcast to the target.
+
+    Target axis ``j`` lines up with the array's axis ``j - (k - ndim)``
+    (none when that is negative: a padded axis of length 1)."""
+    offset = k - ndim
+    reduced, index = [], []
+    for j in range(k):
+        a = j - offset
+        if a < 0:
+            reduced.append("1")
+            index.append("0")
+        else:
+            reduced.append(f"(1 if target[{j}] == 1 else g.shape[{a}])")
+            index.append(f"(0 if target[{j}] == 1 else idx[{a}])")
+    same = "g.shape == target" if ndim == k else "False"
+    shape = f"({', '.join(reduced)},)"
+    at = f"({', '.join(index)},)"
+    return (
+        "def impl(g, target):\n"
+        f"    if {same}:\n"
+        "        return g\n"
+        f"    reduced = np.zeros({shape}, np.{dtype.name})\n"
+        "    for idx in np.ndindex(g.shape):\n"
+        f"        reduced[{at}] += g[idx]\n"
+        "    if reduced.shape == target:\n"
+        "        return reduced\n"
+        "    return np.broadcast_to(reduced, target).copy()\n"
+    )
+
+
+@overload(sum_to_shape)
+def _sum_to_shape(g, target):
+    k = _shape_type_length(target)
+    if k is None:
+        return None
+    if not _is_array(g):
+        if k == 0:
+            return lambda g, target: g
+        dtype = _float_dtype(g)
+        return lambda g, target: np.full(target, g, dtype)
+    if k == 0:
+        return lambda g, target: np.sum(g)
+    if g.ndim == 0:
+        dtype = _float_dtype(g)
+        return lambda g, target: np.full(target, g[()], dtype)
+    return _implementation(_sum_to_shape_source(g.ndim, k, _float_dtype(g)))
+
+
+@overload(unbroadcast)
+def _unbroadcast(g, like):
+    if _is_array(like) or isinstance(like, types.Number):
+        return lambda g, like: sum_to_shape(g, shape_of(like))
+    return None
+
+
+@overload(broadcast_like)
+def _broadcast_like(t, like):
+    if isinstance(like, types.Number) and isinstance(t, types.Number):
+        return lambda t, like: t
+    if not _is_array(like):
+        return None  # a tuple or list of tangents: numpy's helper goes element by element
+    dtype = _float_dtype(t)
+    if not _is_array(t):
+        return lambda t, like: np.full(like.shape, t, dtype)
+
+    def impl(t, like):
+        if t.shape == like.shape:
+            return t
+        return np.broadcast_to(t, like.shape).astype(dtype)
+
+    return impl
+
+
+@overload(owned_like)
+def _owned_like(t, like):
+    if not _is_array(like):
+        return None
+    dtype = _float_dtype(t)
+    if not _is_array(t):
+        return lambda t, like: np.full(like.shape, t, dtype)
+    return lambda t, like: np.broadcast_to(t, like.shape).astype(dtype)
+
+
+@overload(zeros_like)
+def _zeros_like(x):
+    dtype = _float_dtype(x)
+    if _is_array(x):
+        return lambda x: np.zeros(x.shape, dtype)
+    if isinstance(x, types.Number):
+        # numpy's helper gives a 0-d array; a number has the same value and
+        # keeps the types of loop variables consistent (s2s hands 0-d results back as numbers)
+        zero = dtype.type(0)
+        return lambda x: zero
+    return None
+
+
+@overload(reversed_range)
+def _reversed_range(r):
+    if not isinstance(r, types.RangeType):
+        return None
+
+    def impl(r):
+        n = len(r)
+        last = r.start + (n - 1) * r.step
+        return range(last, last - n * r.step, -r.step)
+
+    return impl
+
+
+@overload(frozen)
+def _frozen(x):
+    if _is_array(x):
+        return lambda x: x.copy()
+    return lambda x: x
+
+
+# --------------------------------------------------------------------------
+# Reductions of elementwise expressions, as loops
+
+
+def fused_sum(name: str, expression: str, parameters: tuple[str, ...], parallel: bool = False, fastmath: bool = False) -> Callable:
+    """A function ``name(*parameters)`` computing ``np.sum(expression)``
+    that numba compiles, where the arrays among its arguments have one
+    shape, into one loop accumulating the elementwise expression: no
+    temporary array. Arrays of different shapes (broadcasting) take
+    ``np.sum`` of the expression as written."""
+    stub = _implementation(f"def {name}({', '.join(parameters)}):\n    return np.sum({expression})\n", name)
+    options = {"parallel": parallel, "fastmath": fastmath, "error_model": "numpy"}
+
+    def typed(*args: types.Type) -> Callable | None:
+        arrays = [p for p, t in zip(parameters, args) if _is_array(t)]
+        if not arrays:
+            return _implementation(f"def impl({', '.join(parameters)}):\n    return {expression}\n")
+        dtype = _float_dtype(*args) if any(as_dtype(t.dtype).kind in "fc" for t in args if _is_array(t)) else as_dtype(args[parameters.index(arrays[0])].dtype)
+        return _implementation(_fused_sum_source(expression, parameters, arrays, {t.ndim for t in args if _is_array(t)}, dtype, parallel))
+
+    overload(stub, jit_options=options)(_with_signature(typed, parameters))
+    return stub
+
+
+def _with_signature(typed: Callable, parameters: tuple[str, ...]) -> Callable:
+    """``typed`` as a function whose parameters are named ``parameters``
+    (``overload`` requires the implementation to have the stub's signature)."""
+    return _implementation(f"def typer({', '.join(parameters)}):\n    return typed({', '.join(parameters)})\n", "typer", typed=typed)
+
+
+def _fused_sum_source(expression: str, parameters: tuple[str, ...], arrays: list[str], ranks: set[int], dtype: np.dtype, parallel: bool) -> str:
+    """The loop: each array read through a flat view, element ``i``."""
+    whole = f"    return np.sum({expression})\n"
+    if len(ranks) != 1:  # arrays of different ranks broadcast: no single loop
+        return f"def impl({', '.join(parameters)}):\n" + whole
+    element = _index_names(expression, {a: f"flat_{a}[i]" for a in arrays})
+    same = " and ".join(f"{a}.shape == {arrays[0]}.shape" for a in arrays[1:]) or "True"
+    flats = "".join(f"        flat_{a} = {a}.ravel()\n" for a in arrays)
+    loop = "prange" if parallel else "range"
+    return (
+        f"def impl({', '.join(parameters)}):\n"
+        f"    if {same}:\n"
+        f"{flats}"
+        f"        total = np.{dtype.name}(0)\n"
+        f"        for i in {loop}(flat_{arrays[0]}.size):\n"
+        f"            total += {element}\n"
+        "        return total\n"
+        f"{whole}"
+    )
+
+
+def _index_names(expression: str, replacements: dict[str, str]) -> str:
+    """``expression`` with each name in ``replacements`` replaced."""
+
+    class Replace(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in replacements:
+                return ast.parse(replacements[node.id], mode="eval").body
+            return node
+
+    return ast.unparse(Replace().visit(ast.parse(expression, mode="eval")))
+
+
+@overload(sum_product)
+def _sum_product(a, b):
+    return lambda a, b: _sum_of_product(a, b)
+
+
+_sum_of_product = fused_sum("_sum_of_product", "a * b", ("a", "b"))
+

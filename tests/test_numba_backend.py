@@ -1,0 +1,311 @@
+"""The numba backend: compiled derivatives equal the numpy backend's (to
+rounding) and central finite differences; loops stay loops; what numba
+cannot compile falls back with a warning; rebound globals are seen; a
+second process loads the compiled code from numba's cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+numba = pytest.importorskip("numba")
+
+from s2s import S2SError, differentiate  # noqa: E402
+from s2s.check import finite_difference, relative_error  # noqa: E402
+from s2s.errors import S2SWarning  # noqa: E402
+
+from conftest import write_module  # noqa: E402
+
+USER_CODE = """
+import numpy as np
+
+n = 21
+x = np.linspace(-10.0, 10.0, n)
+scale = 1.5
+
+
+def f(m):
+    return np.exp(-scale * (x - m) ** 2)
+
+
+def rs(d, xs):
+    d0 = f(xs)
+    return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
+
+
+def rs_scalar(d, xs):
+    return np.sum(rs(d, xs) ** 2)
+
+
+def scalars(a, b):
+    return np.exp(a) * b + a ** 2 / b
+
+
+def broadcasting(A, v):
+    return np.tanh(A * v + 0.5) * v
+
+
+def energy(A, v):
+    return np.sum(np.sin(A * v) ** 2) + np.sum(A * A)
+
+
+def step(u, nu):
+    return u + nu * (np.roll(u, 1) - 2.0 * u + np.roll(u, -1))
+
+
+def simulate(u0, nu, steps):
+    u = u0
+    for k in range(steps):
+        u = step(u, nu)
+    return u
+
+
+def misfit(u0, nu, steps, observed):
+    r = simulate(u0, nu, steps) - observed
+    return 0.5 * np.sum(r * r)
+
+
+def cumulative(v):
+    return np.sum(np.cumsum(v) ** 2)
+
+
+def column_means(A):
+    return np.mean(A, axis=0) * 2.0
+"""
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory):
+    return write_module(tmp_path_factory.mktemp("numba_user"), USER_CODE, "s2s_numba_user")
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("numba_cache")
+
+
+def both(user, cache_dir, name: str, wrt, mode: str = "auto"):
+    """The numpy backend's and the numba backend's derivative of ``name``."""
+    fn = getattr(user, name)
+    return (
+        differentiate(fn, wrt=wrt, mode=mode, cache_dir=cache_dir),
+        differentiate(fn, wrt=wrt, mode=mode, cache_dir=cache_dir, backend="numba"),
+    )
+
+
+@pytest.fixture(scope="module")
+def point(user):
+    rng = np.random.default_rng(0)
+    return {
+        "d": 2.5 * user.f(0.7) + 0.01 * rng.standard_normal(user.n),
+        "A": rng.standard_normal((3, 4)),
+        "v": rng.standard_normal(4),
+    }
+
+
+def assert_same(numba_result, numpy_result, fd=None, fd_tolerance=1e-6):
+    assert relative_error(numba_result, numpy_result) < 1e-12
+    if fd is not None:
+        assert relative_error(numba_result, fd) < fd_tolerance
+
+
+# --------------------------------------------------------------------------
+# The seed's tasks
+
+
+def test_task_a_forward(user, cache_dir, point):
+    numpy_g, numba_g = both(user, cache_dir, "rs", "xs", "forward")
+    d = point["d"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)  # compiled, no fallback
+        result = numba_g.derivative(d, 0.3)
+    assert_same(result, numpy_g.derivative(d, 0.3), finite_difference(user.rs, (d, 0.3), 1))
+    value, derivative = numba_g.value_and_derivative(d, 0.3)
+    assert np.array_equal(value, user.rs(d, 0.3)) or relative_error(value, user.rs(d, 0.3)) < 1e-14
+    stats = numba_g.compile_stats()["forward"]
+    assert stats["fallback"] is None and stats["seconds"] > 0
+    assert numba_g.compile_time > 0 and "backend=numba" in repr(numba_g)
+
+
+def test_task_b_scalar_output_wrt_a_scalar(user, cache_dir, point):
+    numpy_g, numba_g = both(user, cache_dir, "rs_scalar", "xs")
+    d = point["d"]
+    assert_same(numba_g.derivative(d, 0.3), numpy_g.derivative(d, 0.3), finite_difference(user.rs_scalar, (d, 0.3), 1))
+    assert numba_g.compile_stats()["forward"]["fallback"] is None
+
+
+def test_task_c_fused_gradient(user, cache_dir, point):
+    numpy_g, numba_g = both(user, cache_dir, "rs_scalar", "d", "reverse")
+    d = point["d"]
+    expected = numpy_g.derivative(d, 0.3)
+    for _ in range(2):  # the first call runs both sweeps, later ones the fused gradient
+        assert_same(numba_g.derivative(d, 0.3), expected, finite_difference(user.rs_scalar, (d, 0.3), 0))
+    stats = numba_g.compile_stats()["reverse"]
+    assert stats["fallback"] is None and stats["numpy_roles"] == []
+    assert "_s2s_sum" in open(stats["path"]).read()  # the reductions became loop kernels
+
+
+# --------------------------------------------------------------------------
+# Shapes and modes
+
+
+@pytest.mark.parametrize("wrt", ["a", "b", ("a", "b")])
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_scalars(user, cache_dir, wrt, mode):
+    numpy_g, numba_g = both(user, cache_dir, "scalars", wrt, mode)
+    args = (0.4, 1.7)
+    found, expected = numba_g.derivative(*args), numpy_g.derivative(*args)
+    for f, e, index in zip(found if isinstance(wrt, tuple) else (found,), expected if isinstance(wrt, tuple) else (expected,), (0, 1) if isinstance(wrt, tuple) else ("ab".index(wrt),)):
+        assert_same(f, e, finite_difference(user.scalars, args, index))
+
+
+@pytest.mark.parametrize("wrt", ["A", "v"])
+@pytest.mark.parametrize("name", ["broadcasting", "energy"])
+def test_matrices_and_broadcasting(user, cache_dir, point, name, wrt):
+    """Reverse mode (a vector output takes the vector code, which may fall
+    back to numpy, with a warning); the one-direction tangent code through jvp."""
+    numpy_g, numba_g = both(user, cache_dir, name, wrt, "reverse")
+    args = (point["A"], point["v"])
+    index = "Av".index(wrt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", S2SWarning)
+        found = numba_g.derivative(*args)
+    assert_same(found, numpy_g.derivative(*args), finite_difference(getattr(user, name), args, index))
+    tangent = np.random.default_rng(3).standard_normal(np.shape(args[index]))
+    out, product = numba_g.jvp(args, [tangent])
+    expected_out, expected_product = numpy_g.jvp(args, [tangent])
+    assert_same(out, expected_out)
+    assert_same(product, expected_product)
+    cotangent = np.ones_like(out)
+    assert_same(numba_g.vjp(args, cotangent)[1], numpy_g.vjp(args, cotangent)[1])
+
+
+def test_vector_forward_mode_gives_the_same_jacobian(user, cache_dir, point):
+    numpy_g, numba_g = both(user, cache_dir, "broadcasting", "v", "forward")
+    args = (point["A"], point["v"])
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        found = numba_g.derivative(*args)
+    assert_same(found, numpy_g.derivative(*args), finite_difference(user.broadcasting, args, 1))
+    stats = numba_g.compile_stats()["forward-vector"]
+    assert stats["fallback"] is None or "forward-vector" in numba_g.compile_stats()
+
+
+# --------------------------------------------------------------------------
+# Loops
+
+
+def test_loops_compile_as_loops(user, cache_dir):
+    u0 = np.exp(-(((np.linspace(0.0, 1.0, 50, endpoint=False) - 0.5) / 0.1) ** 2))
+    observed = user.simulate(u0, 0.21, 30)
+    numpy_f, numba_f = both(user, cache_dir, "simulate", "nu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)
+        found = numba_f.derivative(u0, 0.2, 30)
+    assert_same(found, numpy_f.derivative(u0, 0.2, 30), finite_difference(user.simulate, (u0, 0.2, 30), 1))
+    numpy_r, numba_r = both(user, cache_dir, "misfit", "u0", "reverse")
+    expected = numpy_r.derivative(u0, 0.2, 30, observed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)
+        for _ in range(2):  # the fused gradient: the tape stays inside compiled code
+            assert_same(numba_r.derivative(u0, 0.2, 30, observed), expected)
+    stats = numba_r.compile_stats()["reverse"]
+    assert stats["fallback"] is None and stats["numpy_roles"] == ["forward", "backward"]
+    assert "for k in " in open(stats["path"]).read()
+
+
+# --------------------------------------------------------------------------
+# Fallback, globals, options, errors
+
+
+def test_a_helper_numba_lacks_falls_back_with_a_warning(user, cache_dir):
+    numpy_g, numba_g = both(user, cache_dir, "cumulative", "v", "reverse")
+    v = np.linspace(0.1, 1.0, 5)
+    with pytest.warns(S2SWarning, match=r"numba backend cannot compile .*cumulative.*cumsum_adjoint"):
+        found = numba_g.derivative(v)
+    assert_same(found, numpy_g.derivative(v), finite_difference(user.cumulative, (v,), 0))
+    assert "cumsum_adjoint" in numba_g.compile_stats()["reverse"]["fallback"]
+
+
+def test_a_typing_error_falls_back_with_a_warning(user, cache_dir, point):
+    """numba's np.mean takes no axis: refused when first called, named in the
+    warning, and the numpy code runs then and after."""
+    numpy_g, numba_g = both(user, cache_dir, "column_means", "A", "forward")
+    A = point["A"]
+    tangent = np.ones_like(A)
+    with pytest.warns(S2SWarning, match=r"numba backend cannot compile the derivative of column_means: .*mean"):
+        out, product = numba_g.jvp((A,), [tangent])
+    assert_same(product, numpy_g.jvp((A,), [tangent])[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)  # warned once
+        assert_same(numba_g.jvp((A,), [2 * tangent])[1], numpy_g.jvp((A,), [2 * tangent])[1])
+
+
+def test_rebound_globals_are_seen(user, cache_dir, point):
+    numpy_g, numba_g = both(user, cache_dir, "rs", "xs", "forward")
+    d = point["d"]
+    before = numba_g.derivative(d, 0.3)
+    grid, scale = user.x, user.scale
+    try:
+        user.x = np.linspace(-5.0, 5.0, user.n)
+        user.scale = 0.5
+        after = numba_g.derivative(d, 0.3)
+        assert relative_error(after, before) > 1e-3
+        assert_same(after, numpy_g.derivative(d, 0.3), finite_difference(user.rs, (d, 0.3), 1))
+        user.x = np.linspace(-5.0, 5.0, user.n).astype(np.float32)  # another type: compiled again
+        assert relative_error(numba_g.derivative(d, 0.3), numpy_g.derivative(d, 0.3)) < 1e-5
+    finally:
+        user.x, user.scale = grid, scale
+    assert_same(numba_g.derivative(d, 0.3), before)
+
+
+def test_parallel_and_fastmath(user, cache_dir, point):
+    numpy_g = differentiate(user.energy, wrt="v", mode="reverse", cache_dir=cache_dir)
+    numba_g = differentiate(user.energy, wrt="v", mode="reverse", cache_dir=cache_dir, backend="numba", parallel=True, fastmath=True)
+    args = (point["A"], point["v"])
+    assert relative_error(numba_g.derivative(*args), numpy_g.derivative(*args)) < 1e-10
+    assert "parallel=True, fastmath=True" in open(numba_g.compile_stats()["reverse"]["path"]).read()
+
+
+def test_without_the_disk_cache(user, point):
+    g = differentiate(user.rs, wrt="xs", backend="numba", cache=False)
+    assert relative_error(g.derivative(point["d"], 0.3), finite_difference(user.rs, (point["d"], 0.3), 1)) < 1e-6
+    assert g.compile_stats()["forward"]["path"].startswith("<")
+
+
+def test_unknown_backend_and_missing_numba(user, monkeypatch):
+    with pytest.raises(S2SError, match="backend must be one of"):
+        differentiate(user.rs, wrt="xs", backend="jax")
+    with pytest.raises(S2SError, match="backend='numba'"):
+        differentiate(user.rs, wrt="xs", fastmath=True)
+    monkeypatch.setitem(sys.modules, "numba", None)
+    with pytest.raises(S2SError, match=r"pip install s2s\[numba\]"):
+        differentiate(user.rs, wrt="xs", backend="numba")
+
+
+def test_a_second_process_loads_from_numbas_cache(user, cache_dir, point):
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        import numpy as np
+        sys.path.insert(0, {str(__import__('pathlib').Path(user.__file__).parent)!r})
+        import s2s_numba_user as user
+        from s2s import differentiate
+        g = differentiate(user.rs, wrt="xs", mode="forward", cache_dir={str(cache_dir)!r}, backend="numba")
+        value = g.derivative(np.asarray({point['d'].tolist()!r}), 0.3)
+        print(json.dumps({{"stats": g.compile_stats()["forward"], "value": value.tolist()}}))
+        """
+    )
+    # this process compiled (and stored) the module in test_task_a_forward; make sure it did
+    differentiate(user.rs, wrt="xs", mode="forward", cache_dir=cache_dir, backend="numba").derivative(point["d"], 0.3)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["stats"]["cache_hits"] > 0 and report["stats"]["cache_misses"] == 0
+    assert relative_error(np.array(report["value"]), differentiate(user.rs, wrt="xs").derivative(point["d"], 0.3)) < 1e-12
