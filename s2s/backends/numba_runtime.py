@@ -26,10 +26,13 @@ from numba.np.numpy_support import as_dtype
 
 from ..runtime import core
 
-__all__ = ["HELPERS", "fused_sum", "reversed_range", "shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "owned_like", "zeros_like", "frozen", "sum_product"]
+__all__ = [
+    "HELPERS", "fused_sum", "reversed_range", "shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands", "owned_like",
+    "zeros_like", "frozen", "sum_product",
+]
 
 # The helpers of s2s.runtime that compiled code can call; a module calling any other falls back to numpy.
-HELPERS = ("shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "owned_like", "zeros_like", "frozen", "sum_product")
+HELPERS = ("shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands", "owned_like", "zeros_like", "frozen", "sum_product")
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
@@ -46,6 +49,10 @@ def unbroadcast(g: Any, like: Any) -> Any:
 
 def broadcast_like(t: Any, like: Any) -> Any:
     return core.broadcast_like(t, like)
+
+
+def broadcast_to_operands(t: Any, *operands: Any) -> Any:
+    return core.broadcast_to_operands(t, *operands)
 
 
 def owned_like(t: Any, like: Any) -> Any:
@@ -185,6 +192,24 @@ def _broadcast_like(t, like):
         return np.broadcast_to(t, like.shape).astype(dtype)
 
     return impl
+
+
+@overload(broadcast_to_operands)
+def _broadcast_to_operands(t, *operands):
+    """The broadcast of the operands' shapes is computed when the code runs;
+    its rank, hence the result's type, is known now."""
+    arrays = [i for i, o in enumerate(operands) if _is_array(o)]
+    if not all(_is_array(o) or isinstance(o, types.Number) for o in operands) or not (_is_array(t) or isinstance(t, types.Number)):
+        return None
+    rank = max([operands[i].ndim for i in arrays] + [t.ndim if _is_array(t) else 0])
+    if rank == 0:
+        return lambda t, *operands: t
+    dtype = _float_dtype(t)
+    shapes = ", ".join([f"operands[{i}].shape" for i in arrays] + (["t.shape"] if _is_array(t) else []))
+    same = "    if shape == t.shape:\n        return t\n" if _is_array(t) and t.ndim == rank else ""
+    fill = "np.broadcast_to(t, shape).astype(dtype)" if _is_array(t) else "np.full(shape, t, dtype)"
+    source = f"def impl(t, *operands):\n    shape = np.broadcast_shapes({shapes})\n{same}    return {fill}\n"
+    return _implementation(source, dtype=dtype)
 
 
 @overload(owned_like)
