@@ -3,7 +3,7 @@
 # with respect to x.
 
 import numpy as np
-from s2s.runtime import broadcast_like, shape_of, sum_to_shape, unbroadcast, zeros_like
+from s2s.runtime import zeros_like
 
 
 def rosenbrock_forward(x):
@@ -13,20 +13,16 @@ def rosenbrock_forward(x):
     item3 = x[:-1]
     t1 = item1 - item2 ** 2
     t2 = 1.0 - item3
-    t3 = 100.0 * t1 ** 2 + t2 ** 2
-    out = np.sum(t3)
-    item3_shape = shape_of(item3)
-    item1_shape = shape_of(item1)
-    return (out, (x, item2, t1, t2, t3, item3_shape, item1_shape))
+    out = np.sum(100.0 * t1 ** 2 + t2 ** 2)
+    return (out, (x, item2, t1, t2))
 
 
 def rosenbrock_backward(saved, out_bar):
-    x, item2, t1, t2, t3, item3_shape, item1_shape = saved
+    x, item2, t1, t2 = saved
     # line 18: return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    t4 = broadcast_like(out_bar, t3)
-    item3_bar = sum_to_shape(-(2 * t2) * t4, item3_shape)
-    item2_bar = unbroadcast(-(400.0 * item2 * t1) * t4, item2)
-    item1_bar = sum_to_shape(200.0 * t1 * t4, item1_shape)
+    item3_bar = -(2 * out_bar) * t2
+    item2_bar = -(400.0 * out_bar * item2) * t1
+    item1_bar = 200.0 * out_bar * t1
     x_bar = zeros_like(x)
     x_bar[:-1] += item3_bar
     x_bar[:-1] += item2_bar
@@ -41,13 +37,9 @@ def rosenbrock_gradient(x, out_bar):
     item3 = x[:-1]
     t1 = item1 - item2 ** 2
     t2 = 1.0 - item3
-    t3 = 100.0 * t1 ** 2 + t2 ** 2
-    item3_shape = shape_of(item3)
-    item1_shape = shape_of(item1)
-    t4 = broadcast_like(out_bar, t3)
-    item3_bar = sum_to_shape(-(2 * t2) * t4, item3_shape)
-    item2_bar = unbroadcast(-(400.0 * item2 * t1) * t4, item2)
-    item1_bar = sum_to_shape(200.0 * t1 * t4, item1_shape)
+    item3_bar = -(2 * out_bar) * t2
+    item2_bar = -(400.0 * out_bar * item2) * t1
+    item1_bar = 200.0 * out_bar * t1
     x_bar = zeros_like(x)
     x_bar[:-1] += item3_bar
     x_bar[:-1] += item2_bar

@@ -1139,6 +1139,15 @@ def callee_view_then_update(a):
     return h * a
 
 
+def slices_of_one_length(x):
+    # x[1:] and x[:-1] have one length, x[2:] and x[:-2] another; x[:1] is not known
+    return np.sum((x[1:] - x[:-1] ** 2) ** 2 + np.sum(x[2:]) * x[:-2].sum() + x[:1] * x[1:])
+
+
+def chained_slices(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
 def doubled(p):
     return p * 2.0
 
@@ -1570,6 +1579,8 @@ CASES = [
     ("reversed_range_sweep", (V4,), "x"),
     ("number_becomes_an_array", (V3,), "x"),
     ("callee_result_is_new", (V3,), "a"),
+    ("slices_of_one_length", (V6,), "x"),
+    ("chained_slices", (N43,), "x"),  # rows of a matrix
 ]
 
 
@@ -1609,6 +1620,14 @@ def test_forward_mode_follows_numpy_through_repeated_indices(mod):
 @pytest.mark.parametrize("name, args, wrt", [("stack_of_pairs", (V3, 0.3), ("x", "c")), ("pop_and_drop", (V3,), "x")])
 def test_forward_mode_pops_a_tangent_list_alongside(mod, name, args, wrt):
     check(getattr(mod, name), *args, wrt=wrt, modes=("forward",))
+
+
+def test_matching_slices_need_no_broadcasting(mod):
+    """The adjoints of x[1:] - x[:-1] ** 2 know that the two slices have one
+    shape: no broadcasting of the cotangent, no summing back."""
+    source = differentiate(mod.chained_slices, wrt="x", mode="reverse").source()
+    gradient = source.split("def chained_slices_gradient")[1].split("\n\n\n")[0]
+    assert "broadcast_like" not in gradient and "unbroadcast(" not in gradient
 
 
 def test_corpus_is_large_and_distinct():

@@ -15,6 +15,8 @@ goes through ``cast_derivative``, which decides when the code runs.
 
 from __future__ import annotations
 
+import ast
+
 from collections.abc import Callable
 
 from ..expr import SCALAR, Node, ShapeSet, is_list_shape
@@ -318,7 +320,54 @@ def _item_vjp(site: Site, g: Node) -> list[Bar]:
     return [Bar(site.slot("a"), site.call("rt.item_adjoint", g, site.arg("a"), *args))]
 
 
-family.linear("getitem", "a, index", _getitem_vjp, diff="a")
+def _getitem_shape(site: Site) -> ShapeSet:
+    """Reads with the same constant slices of one array have one shape, and
+    ``x[1:]`` and ``x[:-1]`` have the same (one element fewer): a symbol
+    per array and per number of elements each axis drops, so that the
+    adjoints of ``x[1:] - x[:-1] ** 2`` know their terms match."""
+    base, index = site.arg("a"), site.arg("index")
+    if base is None or index is None or index.op != "ast" or base.shape is None or len(base.shape) != 1 or is_list_shape(base.shape):
+        return None
+    expr = index.attr.expr  # type: ignore[union-attr]
+    axes = [_axis_key(e) for e in (expr.elts if isinstance(expr, ast.Tuple) else [expr])]
+    if None in axes:
+        return None
+    while axes and axes[-1] == "drop0":  # x[1:, :] reads what x[1:] reads
+        axes.pop()
+    if not axes:
+        return base.shape
+    (symbol,) = base.shape
+    return frozenset({f"{symbol}[{','.join(axes)}]"})  # type: ignore[arg-type]
+
+
+def _axis_key(e: ast.expr) -> str | None:
+    """What an index does to one axis, when its length after does not
+    depend on the index's value: ``drop<k>`` for a slice that leaves out k
+    elements (``1:`` and ``:-1`` both drop 1), ``int`` for an integer;
+    ``None`` otherwise."""
+    if isinstance(e, ast.Slice):
+        if e.step is not None and not (isinstance(e.step, ast.Constant) and e.step.value in (None, 1)):
+            return None
+        start, stop = _constant_int(e.lower, 0), _constant_int(e.upper, 0)
+        if start is None or stop is None or start < 0 or stop > 0:
+            return None
+        return f"drop{start - stop}"
+    return "int" if _constant_int(e, None) is not None else None
+
+
+def _constant_int(e: ast.expr | None, missing: int | None) -> int | None:
+    """A literal integer (``-1`` included), ``missing`` when absent."""
+    if e is None:
+        return missing
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+        inner = _constant_int(e.operand, None)
+        return -inner if inner is not None else None
+    if isinstance(e, ast.Constant) and type(e.value) is int:
+        return e.value
+    return None
+
+
+family.linear("getitem", "a, index", _getitem_vjp, diff="a", shape=_getitem_shape)
 family.linear("method.item", "a, *args", _item_vjp, diff="a", shape=lambda site: SCALAR)
 
 
