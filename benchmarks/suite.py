@@ -112,8 +112,10 @@ def built(name: str, make: Callable[[], Callable[[], Any]], peer: Peer | None = 
 
 def methods_for(case: Case, peers: list[Peer], numba: bool) -> list[Method]:
     methods = [Method("numpy primal", case.primal), built(REFERENCE, case.s2s)]
-    if numba:
-        methods.append(built("s2s numba", lambda: case.s2s(backend="numba")))
+    if numba:  # its first call compiles (seconds, reported by the backend): untimed, like JAX's
+        compiled = built("s2s numba", lambda: case.s2s(backend="numba"))
+        compiled.warm_up = compiled.call is not None
+        methods.append(compiled)
     methods += [Method(name, call) for name, call in case.hand_written.items()]
     methods.append(Method("finite difference", case.forward_difference))
     methods += [built(peer.name, lambda peer=peer: peer.prepare(case.peer), peer) for peer in peers]

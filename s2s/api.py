@@ -251,19 +251,27 @@ class Differentiated:
         name = f"{fn.__name__}_gradient"
         while name in info.bindings or f"def {name}(" in loaded.code:
             name += "_"
-        seed = "unit_cotangent"
-        while seed in loaded.code:
-            seed += "_"
         params = ", ".join(self.params)
         suffix = "_" * sum(p.startswith("gradient") for p in self.params)  # no parameter's name
         results = ", ".join(f"gradient{i}{suffix}" for i in range(len(self.wrt)))  # one per wrt, in parameter order
-        text = loaded.code + (
-            f"\n\nfrom s2s.runtime import unit_cotangent as {seed}\n\n\n"
-            f"def {name}({params}):\n"
-            f"    out, saved = {info.entry['forward']}({params})\n"
-            f"    {results} = {info.entry['backward']}(saved, {seed}(out))\n"
-            f"    return {results}\n"
-        )
+        if "gradient" in info.entry:  # both sweeps fused, without what only the output needs
+            seed = _fresh_name("unit_seed", loaded.code)
+            wrt = ", ".join(p for p in self.params if p in self.wrt)
+            text = loaded.code + (
+                f"\n\nfrom s2s.runtime import unit_seed as {seed}\n\n\n"
+                f"def {name}({params}):\n"
+                f"    {results} = {info.entry['gradient']}({params}, {seed}({wrt}))\n"
+                f"    return {results}\n"
+            )
+        else:
+            seed = _fresh_name("unit_cotangent", loaded.code)
+            text = loaded.code + (
+                f"\n\nfrom s2s.runtime import unit_cotangent as {seed}\n\n\n"
+                f"def {name}({params}):\n"
+                f"    out, saved = {info.entry['forward']}({params})\n"
+                f"    {results} = {info.entry['backward']}(saved, {seed}(out))\n"
+                f"    return {results}\n"
+            )
         info = dataclasses.replace(info, bindings={**info.bindings, name: ()})
         owners = {**loaded.owners, name: fn}
         return load_module(text, f"<s2s gradient of {fn.__qualname__}>", info, owners)[name]
@@ -768,6 +776,13 @@ def _basis(x: Any, shape: tuple[int, ...]):
         e = np.zeros(shape, dtype=dtype)
         e.flat[j] = 1
         yield e
+
+
+def _fresh_name(base: str, code: str) -> str:
+    """``base``, with underscores added until ``code`` does not use it."""
+    while base in code:
+        base += "_"
+    return base
 
 
 def _unit(x: Any) -> Any:

@@ -1148,6 +1148,11 @@ def chained_slices(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
+def mean_of_a_softplus(w, X, y):
+    z = X @ w
+    return np.mean(np.log1p(np.exp(-y * z)))
+
+
 def doubled(p):
     return p * 2.0
 
@@ -1581,6 +1586,7 @@ CASES = [
     ("callee_result_is_new", (V3,), "a"),
     ("slices_of_one_length", (V6,), "x"),
     ("chained_slices", (N43,), "x"),  # rows of a matrix
+    ("mean_of_a_softplus", (W3, N43, V4), "w"),
 ]
 
 
@@ -1628,6 +1634,15 @@ def test_matching_slices_need_no_broadcasting(mod):
     source = differentiate(mod.chained_slices, wrt="x", mode="reverse").source()
     gradient = source.split("def chained_slices_gradient")[1].split("\n\n\n")[0]
     assert "broadcast_like" not in gradient and "unbroadcast(" not in gradient
+
+
+def test_a_value_measured_for_its_size_only_is_not_computed(mod):
+    """The adjoint of np.mean(np.log1p(e)) divides by the number of elements,
+    which e has too: the log1p, which nothing else needs, is not computed."""
+    source = differentiate(mod.mean_of_a_softplus, wrt="w", mode="reverse").source()
+    gradient = source.split("def mean_of_a_softplus_gradient")[1].split("\n\n\n")[0]
+    code = [line for line in gradient.splitlines() if not line.strip().startswith("#")]
+    assert not any("log1p" in line for line in code)
 
 
 def test_corpus_is_large_and_distinct():

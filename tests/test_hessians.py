@@ -119,3 +119,14 @@ def test_hessians_of_loops_branches_and_updates(mod, case, args):
 def test_second_derivatives_refuse_what_they_cannot_do(mod):
     with pytest.raises(S2SError, match=r"needs one scalar output; the function returns an array of shape \(4,\)"):
         differentiate(mod.vector_out, wrt="v").hessian(V)
+
+
+def test_second_derivatives_keep_float32(mod):
+    """The gradient code the Hessian differentiates is seeded in the
+    arguments' precision: float32 in, float32 out."""
+    v = V.astype(np.float32)
+    g = differentiate(mod.rosenbrock, wrt="v")
+    hessian = g.hessian(v)
+    assert hessian.dtype == np.float32
+    np.testing.assert_allclose(hessian, g.hessian(V), rtol=1e-4, atol=1e-3)
+    assert g.hvp((v,), (v,))[1].dtype == np.float32

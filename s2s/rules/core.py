@@ -174,6 +174,20 @@ class Site:
         """``bars_at`` for the argument bound to ``param``."""
         return self.bars_at(self.index[param], value)
 
+    def shape_source(self, node: Node) -> Node:
+        """A node of ``node``'s shape that ``node`` is computed from, for a
+        helper that reads only the shape: through elementwise operations
+        whose other operands are numbers (``log1p(t)`` has ``t``'s shape),
+        so that a value computed only to be measured need not be computed."""
+        from . import lookup  # the table of rules, built from this module's families
+
+        while node.op.startswith("$") or ((rule := lookup(node.op)) is not None and rule.kind == "elementwise"):
+            arrays = [a for a in node.args if a.shape != SCALAR]
+            if len(arrays) != 1 or arrays[0].shape is None or arrays[0].shape != node.shape or arrays[0].op == "const":
+                return node
+            node = arrays[0]
+        return node
+
     def differentiable_slots(self) -> list[tuple[Slot, Node]]:
         return self.slots(p for p in self.rule.params if p in self.rule.diff)
 

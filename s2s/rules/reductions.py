@@ -57,7 +57,7 @@ def _sum_vjp(site: Site, g: Node) -> list[Bar]:
 
 def _mean_vjp(site: Site, g: Node) -> list[Bar]:
     a = site.arg("a")
-    count = site.call("rt.reduced_size", a, site.arg("axis") or None)
+    count = site.call("rt.reduced_size", site.shape_source(a), site.arg("axis") or None)
     return [Bar(site.slot("a"), site.G.div(expand_reduced(site, g), count), loose=True)]  # type: ignore[arg-type]
 
 

@@ -48,6 +48,7 @@ def _sum_product_vjp(site: Site, g: Node) -> list[Bar]:
 family.bilinear("rt.sum_product", "a, b", _sum_product_vjp, diff="a b", shape=lambda site: SCALAR)
 family.zero("rt.shape_of", "x")
 family.zero("rt.unit_cotangent", "out", shape=lambda site: SCALAR)
+family.zero("rt.unit_seed", "*values", shape=lambda site: SCALAR)
 family.helper("rt.reduced_size", "x, axis=None", shape=lambda site: SCALAR)
 family.helper("rt.xlogy", "x, y", shape=elementwise_shape)
 family.helper("rt.power_base_partial", "x, p", shape=elementwise_shape)

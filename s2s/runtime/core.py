@@ -21,6 +21,7 @@ __all__ = [
     "zeros_like",
     "sum_product",
     "unit_cotangent",
+    "unit_seed",
     "xlogy",
     "power_base_partial",
     "safe_divide",
@@ -220,6 +221,14 @@ def unit_cotangent(out: Any) -> Any:
             hint="differentiate a scalar such as np.sum(...) of the output, or use jacobian()",
         )
     return _float_dtype(out).type(1)
+
+
+def unit_seed(*values: Any) -> Any:
+    """The cotangent 1 of a scalar output computed from these values, in
+    their floating precision (float32 stays float32), for a gradient whose
+    code does not compute the output itself."""
+    dtypes = [_float_dtype(v) for v in values]
+    return np.result_type(*dtypes).type(1) if dtypes else np.float64(1)
 
 
 def power_base_partial(x: Any, p: Any) -> Any:
