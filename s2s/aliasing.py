@@ -27,7 +27,8 @@ import ast
 from dataclasses import dataclass, field
 
 from .anno import get_anno, set_anno
-from .frontend import FunctionSource
+from .frontend import FunctionSource, NumpyRef
+from .rules import lookup
 from .rules.structural import VIEWS
 
 UNKNOWN = "<unknown>"
@@ -184,7 +185,21 @@ def _returns_new_values(callee: FunctionSource) -> bool:
     view of one? Then its result shares memory with nothing."""
     returns = [n for n in _own_nodes(callee.tree) if isinstance(n, ast.Return)]
     values = [e for r in returns for e in (r.value.elts if isinstance(r.value, ast.Tuple) else [r.value])]
-    return bool(values) and all(isinstance(v, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare)) for v in values)
+    return bool(values) and all(isinstance(v, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare)) or _is_ufunc_call(v, callee) for v in values)
+
+
+def _is_ufunc_call(value: ast.expr, callee: FunctionSource) -> bool:
+    """``np.exp(...)`` and the like: numpy's elementwise functions return
+    new arrays (unless given ``out=``)."""
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and isinstance(value.func.value, ast.Name)):
+        return False
+    if any(k.arg == "out" for k in value.keywords):
+        return False
+    ref = callee.scope.resolve(value.func.value.id)
+    if not isinstance(ref, NumpyRef) or ref.path:
+        return False
+    rule = lookup(f"np.{value.func.attr}")
+    return rule is not None and rule.kind == "elementwise"
 
 
 def _own_nodes(tree: ast.FunctionDef):

@@ -1157,12 +1157,17 @@ def doubled(p):
     return p * 2.0
 
 
+def decayed(p):
+    return np.exp(-p[0] ** 2)
+
+
 def callee_result_is_new(a):
-    # doubled computes its result: it shares no memory with y, which the update changes
+    # doubled and decayed compute their results: no memory shared with y, which the update changes
     y = a.copy()
     h = np.broadcast_to(doubled(y), (2, 3))
+    e = np.broadcast_to(decayed(y), (3,))
     y[0] = 3.0 * a[1]
-    return h * y
+    return h * y + e
 
 
 def negative_constant_base(a):
