@@ -62,6 +62,15 @@ _AXES = {
     "np.diag": "rt.diag_directions",
     "np.diagonal": "rt.diagonal_directions",
     "np.trace": "rt.trace_directions",
+    "np.hstack": "rt.hstack_directions",
+    "np.vstack": "rt.vstack_directions",
+    "np.column_stack": "rt.column_stack_directions",
+    # a list's elements stacked (any other tangent converted as it is)
+    "np.array": "rt.array_directions",
+    "np.asarray": "rt.asarray_directions",
+    "np.asanyarray": "rt.asanyarray_directions",
+    "np.linspace": "rt.linspace_directions",
+    "method.item": "rt.item_directions",
 }
 # adjoints summed to a primal shape
 _SUMMED = {"rt.unbroadcast": "rt.unbroadcast_directions", "rt.sum_to_shape": "rt.sum_to_shape_directions"}
@@ -104,6 +113,18 @@ _HELPERS = {
     "rt.outer_adjoint_b": "rt.outer_adjoint_b_directions",
     "rt.vdot_adjoint": "rt.vdot_adjoint_directions",
     "rt.einsum_adjoint": "rt.einsum_adjoint_directions",
+    "rt.cumsum_adjoint": "rt.cumsum_adjoint_directions",
+    "rt.linspace_adjoint": "rt.linspace_adjoint_directions",
+    "rt.item_adjoint": "rt.item_adjoint_directions",
+    "rt.list_adjoint": "rt.list_adjoint_directions",
+    # the pieces of a joined array's cotangent
+    "rt.concatenate_piece": "rt.concatenate_piece_directions",
+    "rt.stack_piece": "rt.stack_piece_directions",
+    "rt.hstack_piece": "rt.hstack_piece_directions",
+    "rt.vstack_piece": "rt.vstack_piece_directions",
+    "rt.column_stack_piece": "rt.column_stack_piece_directions",
+    "rt.concatenate_pieces": "rt.concatenate_pieces_directions",
+    "rt.stack_pieces": "rt.stack_pieces_directions",
     # a cast to a number of the one element of an array
     "builtins.float": "rt.float_directions",
     "np.float64": "rt.float_directions",
@@ -112,7 +133,10 @@ _SAME_ARGUMENTS = {**_REDUCTIONS, **_AXES, **_SUMMED, **_HELPERS}
 # the arguments (positions, or keyword names) that may carry the directions
 # where that is not the first argument alone: solve's tangent takes a
 # tangent of each operand, given by name
-_CARRIERS: dict[str, frozenset] = {"rt.solve_tangent": frozenset({"a_dot", "b_dot", 3, 4})}
+_CARRIERS: dict[str, frozenset] = {
+    "rt.solve_tangent": frozenset({"a_dot", "b_dot", 3, 4}),
+    "np.linspace": frozenset({0, 1, "start", "stop"}),
+}
 # products of two operands, one of which carries the directions: op ->
 # (helper taking the operands, the position of the one carrying them, then
 # these parameters of the operation)
@@ -129,7 +153,20 @@ _PRODUCTS: dict[str, tuple[str, tuple[str, ...]]] = {
 # operations that act on the whole array whatever its axes mean (copies)
 # (builtins.sum adds a list's elements, or an array's rows along its first axis,
 # then its start: any of them may carry directions)
-_LAYOUT_FREE = {"np.copy", "np.asarray", "np.ascontiguousarray", "builtins.list", "method.astype", "builtins.sum"}
+# (lists of adjoints are added element by element; a cast of a derivative
+# passes it through or makes zeros of its shape, the directions included)
+_LAYOUT_FREE = {
+    "np.copy",
+    "np.ascontiguousarray",
+    "builtins.list",
+    "method.astype",
+    "builtins.sum",
+    "rt.frozen",
+    "rt.add_lists",
+    "rt.cast_derivative",
+}
+# options of np.einsum that do not depend on the operands' axes: passed through
+_EINSUM_OPTIONS = frozenset({"optimize", "dtype", "order", "casting"})
 # helpers that make a tangent of a value: op -> helper taking ``directions`` last
 _MADE = {
     "rt.zeros_like": "rt.zeros_directions_like",
@@ -174,6 +211,13 @@ def _is_product_of_one_carrier(node: Node, carrying: frozenset) -> bool:
         and len(rest) <= len(parameters)
         and all(isinstance(n, int) or n in parameters for n in rest)
     )
+
+
+def _passes_options_through(node: Node, carrying: frozenset) -> bool:
+    """An einsum whose arguments by name are options it passes on as they
+    are, none carrying directions."""
+    options = {n for n in _argument_names(node) if not isinstance(n, int)}
+    return options <= _EINSUM_OPTIONS and not options & carrying
 
 
 def _elementwise(op: str) -> bool:
@@ -265,8 +309,8 @@ def vectorize(
             helper, _ = _PRODUCTS[op]
             tangent = graph.const(0 if 0 in carrying else 1)
             return rebuilt(node, helper, [visit(args[0]), visit(args[1]), tangent, *args[2:]])
-        if op == "np.einsum" and not node.attr and args[0].op == "const" and isinstance(args[0].value, str):
-            operands = [i for i, a in enumerate(args[1:]) if carries_directions(a)]
+        if op == "np.einsum" and args[0].op == "const" and isinstance(args[0].value, str) and _passes_options_through(node, carrying):
+            operands = [i - 1 for i in carrying if isinstance(i, int)]  # after the subscripts
             if len(operands) == 1:
                 return rebuilt(node, "rt.einsum_directions", [graph.const(operands[0]), args[0]] + [visit(a) for a in args[1:]])
         return each(node)

@@ -286,6 +286,45 @@ def casts_and_sums(m):
 
 def cumulative(x):
     return np.cumprod(x, axis=1), np.cumprod(x) * 2.0, np.linalg.norm(x, axis=0)
+
+
+def joins(a, b, s):
+    h = np.hstack([a, b * 2.0, s]) + np.hstack([s, a * b, a[0], b[:2]])
+    v = np.vstack([a, b * s]) * np.column_stack([a, s * b])[:, ::-1].T
+    return h, v, np.array([a, b * s]) + np.asarray((s, s * s, 1.0))[None, :]
+
+
+def joined_matrices(m, n):
+    h = np.hstack([m, n * 2.0])
+    v = np.vstack([m.T, n[0], n[1]])
+    return h @ v + np.column_stack([m, n[:, 0], n[:, 1]])[0] @ v, np.array([m, n[:, :1] * m]).sum(axis=0)
+
+
+def listed(a, b):
+    xs = []
+    xs.append(a)
+    xs.append(a * b)
+    ys = []
+    for x in xs:
+        ys.append(x * 2.0)
+    return np.array(xs) + np.concatenate(xs).reshape(2, -1) * np.stack(ys, axis=1).T + np.concatenate([a, b], axis=None)[1:4].reshape(1, -1)
+
+
+def ranges(s, t, a, b):
+    return np.linspace(s, t, 5) * np.linspace(t, 1.0, 5, endpoint=False), np.linspace(a, b, 4, axis=1) + np.linspace(s, b, 4)[:, :, None]
+
+
+def items(m):
+    return m.item(1) * m + m.item((0, 2)) + m.item(-1) * m.item(1, 0) + m[:1, :1].item()
+
+
+def rows(m):
+    r = list(m)
+    return r[0] * r[1] + np.cumsum(m)[:3] + np.cumsum(m, axis=-1)[1]
+
+
+def einsum_options(a, m):
+    return np.einsum("ij,j->i", m, a, optimize=True) + np.einsum("ij,ij->i", m, m, optimize="greedy")
 """
 
 A23 = np.array([[0.7, -1.2, 0.4], [1.1, 0.3, -0.6]])
@@ -305,6 +344,15 @@ BATCHED = [
     ("other_products", (V, A23 * 2.0, SPD[:2, :2]), ("a", "m", "e")),
     ("casts_and_sums", (A23,), "m"),
     ("cumulative", (np.array([[0.7, 0.0, 0.4], [1.1, 0.3, 0.0]]),), "x"),  # zeros: products along the axis
+    ("joins", (V, V[::-1] * 0.5, 1.3), ("a", "b", "s")),
+    ("joins", (V, V[::-1] * 0.5, 1.3), ("b", "s")),  # the pieces of a carry zeros
+    ("joined_matrices", (A23, A23[:, :2].T * 0.5), ("m", "n")),
+    ("listed", (V, V[::-1] * 0.5), ("a", "b")),
+    ("ranges", (0.3, 1.4, A23, A23[::-1] * 2.0), ("s", "t", "a", "b")),
+    ("ranges", (0.3, 1.4, A23, A23[::-1] * 2.0), ("t", "a")),
+    ("items", (A23,), "m"),
+    ("rows", (A23,), "m"),
+    ("einsum_options", (V, A23), ("a", "m")),
 ]
 
 
@@ -334,6 +382,16 @@ def test_batched_operations_have_vector_jacobians_without_a_loop(batched_mod, na
 
 def _maxed(x, axis=None, keepdims=False):
     return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def structural_helper(name):
+    from s2s.runtime import structural
+
+    return getattr(structural, name)
+
+
+def _item(a, *args):
+    return a.item(*args)
 
 
 def _product(batched, tangent, *options):
@@ -448,6 +506,29 @@ def _cases():
         ("einsum adjoint diagonal", linalg.einsum_adjoint, rt.einsum_adjoint_directions, (V, 0, "ii->i", SPD), 0),
         ("einsum adjoint summed", linalg.einsum_adjoint, rt.einsum_adjoint_directions, (0.5, 0, "ij,ij", A23, A23), 0),
         ("dot adjoint b number", linalg.dot_adjoint_b, rt.dot_adjoint_b_directions, (A23, A23, np.float64(1.5)), 0),
+        ("item", _item, rt.item_directions, (A23, 1), 0),
+        ("item negative", _item, rt.item_directions, (A23, -1), 0),
+        ("item tuple", _item, rt.item_directions, (A23, (0, 2)), 0),
+        ("item indices", _item, rt.item_directions, (A23, 1, 0), 0),
+        ("item only", _item, rt.item_directions, (A23[:1, :1],), 0),
+        ("item adjoint", structural.item_adjoint, rt.item_adjoint_directions, (0.5, A23, 4), 0),
+        ("item adjoint tuple", structural.item_adjoint, rt.item_adjoint_directions, (0.5, A234, (1, 0, -1)), 0),
+        ("item adjoint indices", structural.item_adjoint, rt.item_adjoint_directions, (0.5, A23, 1, 2), 0),
+        ("item adjoint only", structural.item_adjoint, rt.item_adjoint_directions, (0.5, A23[:1, :1]), 0),
+        ("linspace adjoint", structural.linspace_adjoint, rt.linspace_adjoint_directions, (np.linspace(V, 2.0, 5), V, 5), 0),
+        ("linspace adjoint stop", structural.linspace_adjoint, rt.linspace_adjoint_directions, (np.linspace(0.5, A23, 4, False, axis=-1), A23, 4, False, -1, True), 0),
+        ("linspace adjoint summed", structural.linspace_adjoint, rt.linspace_adjoint_directions, (np.linspace(0.5, A23, 4, axis=1), 0.5, 4, True, 1), 0),
+        ("cumsum adjoint", core.cumsum_adjoint, rt.cumsum_adjoint_directions, (A23, A23, -1), 0),
+        ("cumsum adjoint flat", core.cumsum_adjoint, rt.cumsum_adjoint_directions, (A23.ravel(), A23), 0),
+        ("concatenate piece", structural.concatenate_piece, rt.concatenate_piece_directions, (np.hstack([A23, A23]), [A23, A23], 1, -1), 0),
+        ("concatenate piece flat", structural.concatenate_piece, rt.concatenate_piece_directions, (np.ones(9), [A23, V], 0, None), 0),
+        ("stack piece", structural.stack_piece, rt.stack_piece_directions, (np.stack([A23, A23], -1), [A23, A23], 1, -1), 0),
+        ("hstack piece vectors", structural.hstack_piece, rt.hstack_piece_directions, (np.hstack([V, 1.5, V[:2]]), [V, 1.5, V[:2]], 1), 0),
+        ("hstack piece matrices", structural.hstack_piece, rt.hstack_piece_directions, (np.hstack([A23, A23[:, :1]]), [A23, A23[:, :1]], 1), 0),
+        ("vstack piece", structural.vstack_piece, rt.vstack_piece_directions, (np.vstack([A23, V]), [A23, V], 1), 0),
+        ("vstack piece numbers", structural.vstack_piece, rt.vstack_piece_directions, (np.vstack([1.5, 2.0]), [1.5, 2.0], 0), 0),
+        ("column_stack piece", structural.column_stack_piece, rt.column_stack_piece_directions, (np.column_stack([A23.T, V]), [A23.T, V], 1), 0),
+        ("column_stack piece numbers", structural.column_stack_piece, rt.column_stack_piece_directions, (np.column_stack([1.5, 2.0]), [1.5, 2.0], 1), 0),
     ]
 
 
@@ -475,3 +556,92 @@ def test_a_list_of_tangents_is_stacked():
     rows = [[np.ones(3), 0.0], [np.arange(3.0), np.full((1,), 2.0)]]  # bare zeros and one direction spelled once
     expected = np.stack([np.trace(np.array([[1.0, 0.0], [j, 2.0]])) for j in range(3)])
     np.testing.assert_allclose(rt.trace_directions.__wrapped__(rt._tangent_array(rows)), expected)
+
+
+# Joins and conversions of lists of tangents against the operation applied to
+# each direction: a bare zero (the same for every direction) and a zero with
+# one direction among tangents with three.
+
+DIRS = np.random.default_rng(10).standard_normal((2, 3, 3))  # primal (2, 3), 3 directions
+ONE = np.zeros((2, 1))  # a zero tangent of a vector of 2, for any number of directions
+JOINS = [
+    ("hstack vectors", np.hstack, rt.hstack_directions, [DIRS[0], 0.0, ONE]),
+    ("hstack numbers", np.hstack, rt.hstack_directions, [DIRS[0, 0], 0.0, DIRS[1, 1]]),
+    ("hstack matrices", np.hstack, rt.hstack_directions, [DIRS, DIRS[:, :1], np.zeros((2, 2, 1))]),
+    ("vstack vectors", np.vstack, rt.vstack_directions, [DIRS[0], DIRS, np.zeros((3, 1))]),
+    ("vstack numbers", np.vstack, rt.vstack_directions, [DIRS[0, 0], 0.0]),
+    ("column_stack vectors", np.column_stack, rt.column_stack_directions, [DIRS[:, 0], DIRS, ONE]),
+    ("column_stack numbers", np.column_stack, rt.column_stack_directions, [0.0, DIRS[1, 1]]),
+    ("array numbers", np.array, rt.array_directions, [DIRS[0, 0], 0.0, DIRS[1, 2]]),
+    ("asarray vectors", np.asarray, rt.asarray_directions, (DIRS[0], DIRS[1], np.zeros((3, 1)))),
+    ("asanyarray nested", np.asanyarray, rt.asanyarray_directions, [[DIRS[0, 0], 0.0], [0.0, DIRS[1, 1]]]),
+]
+
+
+@pytest.mark.parametrize("name, single, batched, pieces", JOINS, ids=[c[0] for c in JOINS])
+def test_joins_with_directions_are_the_join_per_direction(name, single, batched, pieces):
+    expected = np.stack([single(rt._direction(pieces, j)) for j in range(3)], axis=-1)
+    found = batched(pieces)
+    assert found.shape == expected.shape
+    np.testing.assert_array_equal(found, expected)
+
+
+def test_a_list_of_bare_zeros_is_zeros_with_a_directions_axis():
+    """A bare zero in a list stands for its neighbours' shape (the primal's
+    elements share one), which numpy cannot know direction by direction; with
+    no neighbour, the elements are numbers."""
+    found = rt.array_directions([DIRS[0], 0.0])
+    np.testing.assert_array_equal(found, np.stack([DIRS[0], np.zeros((3, 3))]))
+    assert rt.array_directions([0.0, 0.0]).shape == (2, 1)  # numbers, one direction for all
+    assert rt.asarray_directions(DIRS) is DIRS  # a tangent that is an array already
+
+
+@pytest.mark.parametrize(
+    "start, stop, options",
+    [(DIRS[0, 0], DIRS[0], {}), (DIRS, 0.0, {"axis": -1}), (0.0, DIRS[1, 1], {"endpoint": False}), (DIRS[0], np.zeros((1,)), {"axis": 1})],
+)
+def test_linspace_with_directions_is_linspace_per_direction(start, stop, options):
+    expected = np.stack([np.linspace(rt._direction(start, j), rt._direction(stop, j), 4, **options) for j in range(3)], axis=-1)
+    found = rt.linspace_directions(start, stop, 4, **options)
+    assert found.shape == expected.shape
+    np.testing.assert_allclose(found, expected, rtol=1e-14)
+
+
+def test_a_linspace_of_bare_zeros_has_a_directions_axis():
+    np.testing.assert_array_equal(rt.linspace_directions(0.0, 0.0, 4), np.zeros((4, 1)))
+
+
+@pytest.mark.parametrize(
+    "single, batched, arrays, options",
+    [
+        (structural_helper("stack_pieces"), rt.stack_pieces_directions, [A23, A23 * 2.0], {"axis": 1}),
+        (structural_helper("concatenate_pieces"), rt.concatenate_pieces_directions, [A23, A23[:1]], {}),
+        (structural_helper("concatenate_pieces"), rt.concatenate_pieces_directions, [V, A23], {"axis": None}),
+    ],
+)
+def test_pieces_of_a_list_are_the_pieces_per_direction(single, batched, arrays, options):
+    joined = (np.stack if single.__name__ == "stack_pieces" else np.concatenate)(arrays, **options)
+    dirs = np.random.default_rng(11).standard_normal(joined.shape + (3,))
+    found = batched(dirs, arrays, **options)
+    per_direction = [single(dirs[..., j], arrays, **options) for j in range(3)]
+    assert len(found) == len(arrays)
+    for k, piece in enumerate(found):
+        np.testing.assert_array_equal(piece, np.stack([p[k] for p in per_direction], axis=-1))
+    assert batched(0.0, arrays, **options) == [0.0] * len(arrays)  # a bare zero for each piece
+
+
+def test_the_adjoint_of_a_list_of_rows_is_the_adjoint_per_direction():
+    from s2s.runtime import list_adjoint
+
+    rows = [DIRS[0], np.zeros((3, 1)), DIRS[1]]
+    items = np.ones((3, 3))
+    expected = np.stack([list_adjoint(rt._direction(rows, j), items) for j in range(3)], axis=-1)
+    np.testing.assert_array_equal(rt.list_adjoint_directions(rows, items), expected)
+    # a bare zero: a row that received no adjoint, shaped like a row of items
+    found = rt.list_adjoint_directions([DIRS[0], 0.0], items[:2])
+    np.testing.assert_array_equal(found, np.stack([DIRS[0], np.zeros((3, 3))]))
+    assert rt.list_adjoint_directions(DIRS, items[:2]) is DIRS  # the rows' adjoints as one array
+    listed = rt.list_adjoint_directions(DIRS, [V, V])
+    assert isinstance(listed, list) and len(listed) == 2  # a list again for a list
+    np.testing.assert_array_equal(listed[1], DIRS[1])
+    assert rt.list_adjoint_directions([], np.ones((0, 3))).shape == (0, 3, 1)

@@ -97,6 +97,25 @@ __all__ = [
     "matmul_adjoint_b_directions",
     "dot_adjoint_a_directions",
     "dot_adjoint_b_directions",
+    "hstack_directions",
+    "vstack_directions",
+    "column_stack_directions",
+    "array_directions",
+    "asarray_directions",
+    "asanyarray_directions",
+    "linspace_directions",
+    "linspace_adjoint_directions",
+    "concatenate_piece_directions",
+    "stack_piece_directions",
+    "hstack_piece_directions",
+    "vstack_piece_directions",
+    "column_stack_piece_directions",
+    "concatenate_pieces_directions",
+    "stack_pieces_directions",
+    "item_directions",
+    "item_adjoint_directions",
+    "list_adjoint_directions",
+    "cumsum_adjoint_directions",
     "each_direction",
     "method",
     "attribute",
@@ -443,7 +462,10 @@ def _tangent_array(t: Any) -> Any:
     zero, a length-1 axis): they are broadcast, then stacked."""
     if not isinstance(t, (list, tuple)):
         return t
-    return np.stack(np.broadcast_arrays(*(_tangent_array(p) for p in t)))
+    parts = np.broadcast_arrays(*(_tangent_array(p) for p in t))
+    if parts and parts[0].ndim == 0:  # numbers only: zeros, given a directions axis of length 1
+        parts = [np.reshape(p, (1,)) for p in parts]
+    return np.stack(parts)
 
 
 def _zero_stays(helper: Callable) -> Callable:
@@ -871,6 +893,193 @@ def float_directions(x: Any = 0.0) -> Any:
         return float(x)
     x = _tangent_array(x)
     return np.reshape(x, np.shape(x)[-1:]).astype(float)
+
+
+# Joining arrays along an axis of the primal: hstack, vstack and column_stack
+# first give each array the axes the primal operation gives it.
+
+
+def _counted_as_vector(shape: tuple) -> tuple:
+    """``np.hstack``'s view of a joined array: a number is one element."""
+    return shape or (1,)
+
+
+def _counted_as_row(shape: tuple) -> tuple:
+    """``np.vstack``'s view of a joined array: a vector (or a number) is one row."""
+    return (1,) * (2 - len(shape)) + shape
+
+
+def _counted_as_column(shape: tuple) -> tuple:
+    """``np.column_stack``'s view of a joined array: a vector (or a number) is one column."""
+    return shape if len(shape) >= 2 else _counted_as_vector(shape) + (1,)
+
+
+def _joined_parts(tup: Any, promote: Callable[[tuple], tuple]) -> list:
+    """The tangents of the joined arrays given the primal's promoted axes,
+    all with as many directions. A bare zero is a number, as it is for the
+    operation applied to one direction (where the primal is an array, the
+    generated code broadcasts its tangent first)."""
+    parts = [np.asarray(p) if np.ndim(p) else np.reshape(np.asarray(p, dtype=float), (1,)) for p in tup]
+    directions = max(p.shape[-1] for p in parts)
+    return [np.broadcast_to(np.reshape(p, promote(p.shape[:-1]) + p.shape[-1:]), promote(p.shape[:-1]) + (directions,)) for p in parts]
+
+
+def hstack_directions(tup: Any, *, dtype: Any = None, casting: str = "same_kind") -> np.ndarray:
+    """``np.hstack``: along the first axis when the arrays are vectors, the
+    second otherwise (as numpy decides, from the first array)."""
+    parts = _joined_parts(tup, _counted_as_vector)
+    return np.concatenate(parts, axis=0 if parts[0].ndim == 2 else 1, dtype=dtype, casting=casting)
+
+
+def vstack_directions(tup: Any, *, dtype: Any = None, casting: str = "same_kind") -> np.ndarray:
+    return np.concatenate(_joined_parts(tup, _counted_as_row), axis=0, dtype=dtype, casting=casting)
+
+
+def column_stack_directions(tup: Any) -> np.ndarray:
+    return np.concatenate(_joined_parts(tup, _counted_as_column), axis=1)
+
+
+def _converting(convert: Callable) -> Callable:
+    """``np.array`` and its kin for a tangent: the tangents of a list's
+    elements stacked (a bare zero broadcast to its neighbours' shape, which
+    the primal's elements share), any other tangent converted as it is."""
+
+    def batched(a: Any, *args: Any, **kwargs: Any) -> Any:
+        return convert(_tangent_array(a) if isinstance(a, (list, tuple)) else a, *args, **kwargs)
+
+    batched.__name__ = batched.__qualname__ = f"{convert.__name__}_directions"
+    return batched
+
+
+array_directions = _converting(np.array)
+asarray_directions = _converting(np.asarray)
+asanyarray_directions = _converting(np.asanyarray)
+
+
+def _one_direction_if_bare(t: Any) -> Any:
+    """A bare zero tangent of a number as a zero with one direction, which
+    broadcasts against any number of them."""
+    return np.reshape(np.asarray(t, dtype=float), (1,)) if _bare_zero(t) else t
+
+
+def linspace_directions(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retstep: bool = False, dtype: Any = None, axis: int = 0, **rest: Any) -> Any:
+    """``np.linspace`` of the ends' tangents: linear in its ends, sample by
+    sample with the same weights, so the directions are one more axis of
+    the ends; the samples' axis goes before them."""
+    start, stop = _one_direction_if_bare(start), _one_direction_if_bare(stop)
+    ndim = np.broadcast(start, stop).ndim  # the primal's samples add an axis; the directions are one
+    return np.linspace(start, stop, num, endpoint, retstep, dtype, _primal_axis(axis, ndim), **rest)
+
+
+@_zero_stays
+def linspace_adjoint_directions(g: Any, end: Any, num: int = 50, endpoint: bool = True, axis: int = 0, stop: bool = False) -> Any:
+    """The directions are one more axis of the end (spread over them), after
+    the samples' axis."""
+    return structural.linspace_adjoint(g, _spread(end, g), num, endpoint, _primal_axis(axis, np.ndim(g) - 1), stop)
+
+
+def _piece(g: np.ndarray, arrays: Any, k: int, axis: int, promote: Callable[[tuple], tuple]) -> np.ndarray:
+    """The piece of ``g`` that came from ``arrays[k]`` (joined along the
+    primal's ``axis`` once promoted), shaped like it, the directions last."""
+    shapes = [promote(np.shape(x)) for x in arrays]
+    return np.reshape(structural._slab(g, shapes, k, axis), np.shape(arrays[k]) + g.shape[-1:])
+
+
+def _same_shape(shape: tuple) -> tuple:
+    return shape
+
+
+@_zero_stays
+def concatenate_piece_directions(g: Any, arrays: Any, k: int, axis: Any = 0) -> np.ndarray:
+    if axis is None:  # the primal's arrays were flattened first
+        return _piece(_flat(g), [np.ravel(x) for x in arrays], k, 0, _same_shape).reshape(np.shape(arrays[k]) + g.shape[-1:])
+    return _piece(g, arrays, k, _primal_axis(axis, g.ndim - 1), _same_shape)
+
+
+@_zero_stays
+def stack_piece_directions(g: Any, arrays: Any, k: int, axis: int = 0) -> np.ndarray:
+    """The slice at ``k`` along the primal's new axis."""
+    return np.reshape(g[structural._along(_primal_axis(axis, g.ndim - 1), k)], np.shape(arrays[k]) + g.shape[-1:])
+
+
+@_zero_stays
+def hstack_piece_directions(g: Any, arrays: Any, k: int) -> np.ndarray:
+    return _piece(g, arrays, k, 0 if g.ndim == 2 else 1, _counted_as_vector)
+
+
+@_zero_stays
+def vstack_piece_directions(g: Any, arrays: Any, k: int) -> np.ndarray:
+    return _piece(g, arrays, k, 0, _counted_as_row)
+
+
+@_zero_stays
+def column_stack_piece_directions(g: Any, arrays: Any, k: int) -> np.ndarray:
+    return _piece(g, arrays, k, 1, _counted_as_column)
+
+
+def concatenate_pieces_directions(g: Any, arrays: list, axis: Any = 0) -> list:
+    """One piece per array of a list variable (each a bare zero for a bare zero ``g``)."""
+    return [concatenate_piece_directions(g, arrays, k, axis) for k in range(len(arrays))]
+
+
+def stack_pieces_directions(g: Any, arrays: list, axis: int = 0) -> list:
+    return [stack_piece_directions(g, arrays, k, axis) for k in range(len(arrays))]
+
+
+def _item_position(args: tuple) -> tuple[bool, Any]:
+    """Where ``a.item(*args)`` reads: ``(True, i)`` for position ``i`` of the
+    flattened array (the only one without arguments), ``(False, index)``
+    for a multi-index given as separate arguments or one tuple."""
+    if not args:
+        return True, 0
+    if len(args) == 1 and np.ndim(args[0]) == 0:
+        return True, args[0]
+    return False, args if len(args) > 1 else tuple(args[0])
+
+
+def item_directions(a: Any, *args: Any) -> Any:
+    """``a.item(*args)`` for each direction: the element it names, as
+    floats (``item`` makes Python numbers)."""
+    if _bare_zero(a):
+        return a
+    a = np.asarray(a)
+    flat, index = _item_position(args)
+    if flat and not args and a[..., 0].size != 1:
+        raise ValueError("can only convert an array of size 1 to a Python scalar")
+    return np.array((_flat(a) if flat else a)[index], dtype=float)
+
+
+@_zero_stays
+def item_adjoint_directions(g: Any, a: Any, *args: Any) -> np.ndarray:
+    """Zeros shaped like ``a`` with ``g`` (one number per direction) at the element."""
+    out = structural._zeros(_spread(a, g), g)
+    flat, index = _item_position(args)
+    (_flat(out) if flat else out)[index] = g  # the flat view writes through to out
+    return out
+
+
+def list_adjoint_directions(g: Any, items: Any) -> Any:
+    """``list_adjoint`` for each direction: a list again for a list; for an
+    array, the rows' adjoints stacked back, a bare zero given the shape of
+    a row (from ``items``)."""
+    if isinstance(items, (list, tuple)):
+        return list(g)
+    if not isinstance(g, (list, tuple)):  # the rows' adjoints as one array already, or a bare zero
+        return g
+    if not g:
+        return np.zeros(np.shape(items) + (1,), dtype=_float_dtype(items))
+    row = np.shape(items)[1:]
+    rows = [np.zeros(row + (1,), dtype=_float_dtype(items)) if _bare_zero(r) else r for r in g]
+    return np.stack(np.broadcast_arrays(*rows))
+
+
+@_zero_stays
+def cumsum_adjoint_directions(g: Any, x: Any, axis: Any = None) -> Any:
+    """A cumulative sum from the end along the primal's axis (of the
+    flattened primal for ``axis=None``)."""
+    if axis is None:
+        return np.reshape(core.cumsum_adjoint(_flat(g), _flat(_spread(x, g)), 0), np.shape(x) + g.shape[-1:])
+    return core.cumsum_adjoint(g, _spread(x, g), _primal_axis(axis, np.ndim(x)))
 
 
 def _direction(value: Any, j: int) -> Any:
