@@ -155,9 +155,10 @@ _PRODUCTS: dict[str, tuple[str, tuple[str, ...]]] = {
 # then its start: any of them may carry directions)
 # (lists of adjoints are added element by element; a cast of a derivative
 # passes it through or makes zeros of its shape, the directions included)
+# (np.ascontiguousarray is not: it makes a number a vector of one element,
+# an axis the number's tangent lacks; it runs once per direction)
 _LAYOUT_FREE = {
     "np.copy",
-    "np.ascontiguousarray",
     "builtins.list",
     "method.astype",
     "builtins.sum",

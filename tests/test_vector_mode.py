@@ -41,6 +41,12 @@ def per_direction_operations(m):
 
 def mixed(a, b):
     return a * np.exp(b), np.sum(b) * a
+
+
+def contiguous_number(a, b):
+    # np.ascontiguousarray makes a number a vector: its tangent needs that axis too
+    v = np.ascontiguousarray(a * b)
+    return v[0] * a + np.sum(v)
 """
 
 T = np.linspace(-1.0, 1.2, 24).reshape(2, 3, 4)
@@ -75,6 +81,7 @@ def test_the_seed_jacobian_is_one_vectorized_pass(mod):
         ("swap", (V,), "v"),
         ("per_direction_operations", (W,), "m"),
         ("mixed", (V, 0.4), ("a", "b")),
+        ("contiguous_number", (0.7, 1.3), ("a", "b")),
     ],
 )
 def test_vector_jacobians_match_finite_differences_and_reverse_mode(mod, name, args, wrt):
