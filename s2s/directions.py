@@ -125,6 +125,10 @@ _HELPERS = {
     "rt.column_stack_piece": "rt.column_stack_piece_directions",
     "rt.concatenate_pieces": "rt.concatenate_pieces_directions",
     "rt.stack_pieces": "rt.stack_pieces_directions",
+    # arrays filled with a value, and the adjoint of unpacking an array into parts
+    "np.full": "rt.full_directions",
+    "np.full_like": "rt.full_like_directions",
+    "rt.unpack_adjoint": "rt.unpack_adjoint_directions",
     # a cast to a number of the one element of an array
     "builtins.float": "rt.float_directions",
     "np.float64": "rt.float_directions",
@@ -136,6 +140,9 @@ _SAME_ARGUMENTS = {**_REDUCTIONS, **_AXES, **_SUMMED, **_HELPERS}
 _CARRIERS: dict[str, frozenset] = {
     "rt.solve_tangent": frozenset({"a_dot", "b_dot", 3, 4}),
     "np.linspace": frozenset({0, 1, "start", "stop"}),
+    "np.full": frozenset({1, "fill_value"}),
+    "np.full_like": frozenset({1, "fill_value"}),
+    "rt.unpack_adjoint": frozenset({1, "bars"}),
 }
 # products of two operands, one of which carries the directions: op ->
 # (helper taking the operands, the position of the one carrying them, then

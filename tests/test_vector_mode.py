@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from s2s import check, differentiate
+from s2s.runtime import core as runtime_core
 from s2s.runtime import directions as rt
 
 from conftest import SEED_SOURCE
@@ -332,11 +333,24 @@ def rows(m):
 
 def einsum_options(a, m):
     return np.einsum("ij,j->i", m, a, optimize=True) + np.einsum("ij,ij->i", m, m, optimize="greedy")
+
+
+def filled(a, b):
+    h = np.full((3,), a * b)
+    g = np.full_like(h, b)
+    return h * g + np.full((2, 3), a)
+
+
+def unpacked(m):
+    p, q = m
+    return p * q + np.sin(p)
 """
 
 A23 = np.array([[0.7, -1.2, 0.4], [1.1, 0.3, -0.6]])
 SPD = np.array([[2.0, 0.5, -0.3], [0.1, 1.5, 0.4], [-0.2, 0.3, 1.8]])
 BATCHED = [
+    ("filled", (0.7, 1.3), ("a", "b")),
+    ("unpacked", (A23,), "m"),
     ("tensordot", (A23, A23.T * 0.5 + 0.1, 1.3), ("a", "b", "s")),
     ("kron", (V[:2], A23, -0.8), ("a", "m", "s")),
     ("dot_of_numbers_and_arrays", (1.7, A23, T[:, :, :3]), ("s", "m", "t")),
@@ -652,3 +666,18 @@ def test_the_adjoint_of_a_list_of_rows_is_the_adjoint_per_direction():
     assert isinstance(listed, list) and len(listed) == 2  # a list again for a list
     np.testing.assert_array_equal(listed[1], DIRS[1])
     assert rt.list_adjoint_directions([], np.ones((0, 3))).shape == (0, 3, 1)
+
+
+@pytest.mark.parametrize("shape, fill", [((3,), np.array([1.0, -2.0])), ((2, 3), np.arange(6.0).reshape(3, 2)), (4, np.array([0.5, 1.5, 2.5]))])
+def test_full_with_directions_is_full_per_direction(shape, fill):
+    expected = np.stack([np.full(shape, fill[..., j]) for j in range(fill.shape[-1])], axis=-1)
+    np.testing.assert_array_equal(rt.full_directions(shape, fill), expected)
+    like = np.zeros(shape)
+    np.testing.assert_array_equal(rt.full_like_directions(like, fill), expected)
+
+
+def test_unpack_adjoint_with_directions_is_per_direction():
+    x = np.zeros((3, 2))
+    bars = (np.arange(4.0).reshape(2, 2), None, np.ones((2, 2)))
+    expected = np.stack([runtime_core.unpack_adjoint(x, tuple(b if b is None else b[..., j] for b in bars)) for j in range(2)], axis=-1)
+    np.testing.assert_array_equal(rt.unpack_adjoint_directions(x, bars), expected)

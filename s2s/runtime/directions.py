@@ -22,6 +22,9 @@ from .core import _float_dtype, _shape
 
 __all__ = [
     "lift",
+    "full_directions",
+    "full_like_directions",
+    "unpack_adjoint_directions",
     "zeros_directions_like",
     "broadcast_directions_like",
     "owned_directions_like",
@@ -1120,3 +1123,34 @@ def method(name: str) -> Callable:
 def attribute(name: str) -> Callable:
     """``lambda obj: obj.name``, for ``each_direction``."""
     return lambda obj: getattr(obj, name)
+
+
+def full_directions(shape: Any, fill_value: Any, dtype: Any = None, order: str = "C", **rest: Any) -> np.ndarray:
+    """``np.full`` of a fill value's tangent (the directions its last axis):
+    the fill value broadcast to the shape, each direction on its own."""
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    fill_value = _one_direction_if_bare(fill_value)
+    out = np.empty(shape + np.shape(fill_value)[-1:], dtype=dtype if dtype is not None else np.asarray(fill_value).dtype, order=order)
+    out[...] = fill_value
+    return out
+
+
+def full_like_directions(a: Any, fill_value: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None, **rest: Any) -> np.ndarray:
+    """``np.full_like`` of a fill value's tangent: ``a``'s shape (or
+    ``shape``) and dtype, the directions last."""
+    return full_directions(np.shape(a) if shape is None else shape, fill_value, dtype if dtype is not None else np.asarray(a).dtype)
+
+
+def unpack_adjoint_directions(x: Any, bars: tuple) -> Any:
+    """The adjoint of ``a, b, ... = x``: the parts' cotangents (each with the
+    directions last) stacked along ``x``'s first axis."""
+    given = [bar for bar in bars if bar is not None and not _bare_zero(bar)]
+    if not given:
+        return 0.0
+    k = np.shape(given[0])[-1]
+    out = np.zeros(_shape(x) + (k,), dtype=np.result_type(_float_dtype(x), *given))
+    for i, bar in enumerate(bars):
+        if bar is not None and not _bare_zero(bar):
+            out[i] = bar
+    return out
+
