@@ -30,7 +30,7 @@ def main() -> None:
     d = example.f(0.4)
     rs = example.rs
     rs.derivative(d, 0.3)
-    rs_jvp = rs._load("forward").entry("jvp")
+    rs_tangent = rs._load("forward").entry("tangent")  # what derivative() calls
     g = differentiate(cube, wrt="x")
     g.derivative(0.3)
     cube_jvp = g._load("forward").entry("jvp")
@@ -39,7 +39,7 @@ def main() -> None:
     seed = np.float64(1.0)
     fused = grad._load("reverse").entry("gradient")
     for label, wrapped, direct in [
-        ("rs w.r.t. xs (n = 21)", lambda: rs.derivative(d, 0.3), lambda: rs_jvp(d, 0.3, 1.0)),
+        ("rs w.r.t. xs (n = 21)", lambda: rs.derivative(d, 0.3), lambda: rs_tangent(d, 0.3, np.float64(1.0))),
         ("rs_scalar w.r.t. d", lambda: grad.derivative(d, 0.3), lambda: fused(d, 0.3, seed)),
         ("x * x * x w.r.t. x", lambda: g.derivative(0.3), lambda: cube_jvp(0.3, 1.0)),
     ]:

@@ -510,7 +510,12 @@ class _ForwardPlan(_Plan):
         loaded = self.owner._load("forward")
         if "tangent" in loaded.info.entry:
             tangent = loaded.entry("tangent")
-            self.derivative = lambda values: _scalar_if_0d(tangent(*values, seed))  # type: ignore[method-assign]
+
+            def derivative(values: tuple) -> Any:
+                dot = tangent(*values, seed)
+                return dot[()] if type(dot) is np.ndarray and dot.ndim == 0 else dot
+
+            self.derivative = derivative  # type: ignore[method-assign]
         else:
             self.derivative = lambda values: _scalar_if_0d(jvp(*values, seed)[1])  # type: ignore[method-assign]
         return self.derivative(values)  # what every later call computes
@@ -840,7 +845,12 @@ def _key_function(index: tuple[int, ...]) -> Callable[[tuple], object]:
     arguments (the output's size, when it matters, is keyed separately)."""
     if len(index) == 1:
         (i,) = index
-        return lambda values: _shape_key(values[i])
+
+        def key(values: tuple) -> object:  # _shape_key, inline: this runs on every call
+            value = values[i]
+            return (value.shape, value.dtype.char) if type(value) is np.ndarray else type(value)
+
+        return key
     return lambda values: tuple([_shape_key(values[i]) for i in index])
 
 

@@ -139,7 +139,7 @@ def broadcast_to_operands(t: Any, *operands: Any) -> Any:
     target = shape
     for operand in operands:
         other = _shape(operand)
-        if other != target:
+        if other and other != target:  # a number never changes the shape
             target = np.broadcast_shapes(target, other)
     if target == shape:
         return t
