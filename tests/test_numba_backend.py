@@ -77,6 +77,15 @@ def cumulative(v):
 
 def column_means(A):
     return np.mean(A, axis=0) * 2.0
+
+
+def logistic(w, X, y):
+    z = X @ w
+    return np.mean(np.log1p(np.exp(-y * z)))
+
+
+def layer(W, H):
+    return np.sum(np.tanh(H @ W) ** 2)
 """
 
 
@@ -149,6 +158,21 @@ def test_task_c_fused_gradient(user, cache_dir, point):
     stats = numba_g.compile_stats()["reverse"]
     assert stats["fallback"] is None and stats["numpy_roles"] == []
     assert "_s2s_sum" in open(stats["path"]).read()  # the reductions became loop kernels
+
+
+@pytest.mark.parametrize("name, wrt", [("logistic", "w"), ("layer", "W"), ("layer", "H")])
+def test_products_of_matrices_and_vectors_compile(user, cache_dir, point, name, wrt):
+    """The adjoints of ``@`` (vector and matrix operands) and of a mean have
+    compiled forms: no fallback, the numpy backend's gradient."""
+    rng = np.random.default_rng(3)
+    args = {"logistic": (rng.standard_normal(4), point["A"], np.sign(rng.standard_normal(3))), "layer": (rng.standard_normal((4, 2)), point["A"])}[name]
+    numpy_g, numba_g = both(user, cache_dir, name, wrt, "reverse")
+    index = numpy_g.params.index(wrt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)
+        for _ in range(2):
+            assert_same(numba_g.grad(*args), numpy_g.grad(*args), finite_difference(getattr(user, name), args, index))
+    assert numba_g.compile_stats()["reverse"]["fallback"] is None
 
 
 # --------------------------------------------------------------------------

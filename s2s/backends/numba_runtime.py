@@ -24,15 +24,18 @@ from numba import prange, types
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
-from ..runtime import core
+from ..runtime import core, linalg
 
 __all__ = [
     "HELPERS", "fused_sum", "reversed_range", "shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands", "owned_like",
-    "zeros_like", "frozen", "sum_product",
+    "zeros_like", "frozen", "sum_product", "matmul_adjoint_a", "matmul_adjoint_b", "reduced_size",
 ]
 
 # The helpers of s2s.runtime that compiled code can call; a module calling any other falls back to numpy.
-HELPERS = ("shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands", "owned_like", "zeros_like", "frozen", "sum_product")
+HELPERS = (
+    "shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands", "owned_like", "zeros_like", "frozen", "sum_product",
+    "matmul_adjoint_a", "matmul_adjoint_b", "reduced_size",
+)
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
@@ -53,6 +56,18 @@ def broadcast_like(t: Any, like: Any) -> Any:
 
 def broadcast_to_operands(t: Any, *operands: Any) -> Any:
     return core.broadcast_to_operands(t, *operands)
+
+
+def matmul_adjoint_a(g: Any, a: Any, b: Any) -> Any:
+    return linalg.matmul_adjoint_a(g, a, b)
+
+
+def matmul_adjoint_b(g: Any, a: Any, b: Any) -> Any:
+    return linalg.matmul_adjoint_b(g, a, b)
+
+
+def reduced_size(x: Any, axis: Any = None) -> Any:
+    return core.reduced_size(x, axis)
 
 
 def owned_like(t: Any, like: Any) -> Any:
@@ -210,6 +225,43 @@ def _broadcast_to_operands(t, *operands):
     fill = "np.broadcast_to(t, shape).astype(dtype)" if _is_array(t) else "np.full(shape, t, dtype)"
     source = f"def impl(t, *operands):\n    shape = np.broadcast_shapes({shapes})\n{same}    return {fill}\n"
     return _implementation(source, dtype=dtype)
+
+
+# The adjoints of a @ b for vectors and matrices (stacks of matrices have
+# no compiled form: numba refuses the call, and the module runs numpy code).
+_MATMUL_ADJOINTS = {
+    "a": {(2, 2): "g @ b.T", (1, 1): "g * b", (2, 1): "np.outer(g, b)", (1, 2): "b @ g"},
+    "b": {(2, 2): "a.T @ g", (1, 1): "g * a", (2, 1): "g @ a", (1, 2): "np.outer(a, g)"},
+}
+
+
+def _matmul_adjoint(which: str):
+    def typer(g, a, b):
+        if not (_is_array(a) and _is_array(b)):
+            return None
+        expression = _MATMUL_ADJOINTS[which].get((a.ndim, b.ndim))
+        return None if expression is None else _implementation(f"def impl(g, a, b):\n    return {expression}\n")
+
+    return typer
+
+
+overload(matmul_adjoint_a)(_matmul_adjoint("a"))
+overload(matmul_adjoint_b)(_matmul_adjoint("b"))
+
+
+@overload(reduced_size)
+def _reduced_size(x, axis=None):
+    """How many elements a reduction over ``axis`` adds up (a mean divides by it)."""
+    whole = axis is None or isinstance(axis, (types.NoneType, types.Omitted))
+    if isinstance(x, types.Number) and whole:
+        return lambda x, axis=None: 1
+    if not _is_array(x):
+        return None
+    if whole:
+        return lambda x, axis=None: x.size
+    if isinstance(axis, types.Integer):
+        return lambda x, axis=None: x.shape[axis if axis >= 0 else axis + x.ndim]
+    return None
 
 
 @overload(owned_like)
