@@ -9,6 +9,8 @@ from s2s.runtime import matmul_adjoint_a, matmul_adjoint_b, shape_of, sum_to_sha
 
 def loss_forward(W1, b1, W2, b2, X, y, batch):
     tape = []
+    tape2 = []
+    tape3 = []
     # line 29: total = 0.0
     total = 0.0
     # line 30: for start in range(0, len(X), batch): r = predict(W1, b1, W2, b2, X[start : start + batch]) - y[s...
@@ -21,10 +23,10 @@ def loss_forward(W1, b1, W2, b2, X, y, batch):
         tape.append(predict1_saved)
         item2 = y[start:start + batch]
         r = predict1 - item2
-        tape.append(shape_of(predict1))
+        tape2.append(shape_of(predict1))
         # line 32: total = total + np.sum(r * r)
         sum1 = np.sum(r * r)
-        tape.append(r)
+        tape3.append(r)
         total2 = total + sum1
         total = total2
     # line 33: return total / len(X) + 1e-4 * (np.sum(W1 * W1) + np.sum(W2 * W2))
@@ -32,12 +34,14 @@ def loss_forward(W1, b1, W2, b2, X, y, batch):
     sum2 = np.sum(W1 * W1)
     sum3 = np.sum(W2 * W2)
     out = total / len2 + 0.0001 * (sum2 + sum3)
-    return (out, (W1, b1, W2, b2, iterations1, len2, tape))
+    return (out, (W1, b1, W2, b2, iterations1, len2, tape, tape2, tape3))
 
 
 def loss_backward(saved, out_bar):
-    W1, b1, W2, b2, iterations1, len2, tape = saved
+    W1, b1, W2, b2, iterations1, len2, tape, tape2, tape3 = saved
     tape = list(tape)
+    tape2 = list(tape2)
+    tape3 = list(tape3)
     # line 33: return total / len(X) + 1e-4 * (np.sum(W1 * W1) + np.sum(W2 * W2))
     sum3_bar = 0.0001 * out_bar
     sum2_bar = sum3_bar
@@ -52,10 +56,10 @@ def loss_backward(saved, out_bar):
         # line 32: total = total + np.sum(r * r)
         sum1_bar = total2_bar
         total_bar = total2_bar
-        r = tape.pop()
+        r = tape3.pop()
         r_bar = 2 * sum1_bar * r
         # line 31: r = predict(W1, b1, W2, b2, X[start : start + batch]) - y[start : start + batch]
-        predict1_shape = tape.pop()
+        predict1_shape = tape2.pop()
         predict1_bar = sum_to_shape(r_bar, predict1_shape)
         predict1_saved = tape.pop()
         W1_bar_part, b1_bar_part, W2_bar_part, b2_bar_part = predict_backward(predict1_saved, predict1_bar)
@@ -68,6 +72,8 @@ def loss_backward(saved, out_bar):
 
 def loss_gradient(W1, b1, W2, b2, X, y, batch, out_bar):
     tape = []
+    tape2 = []
+    tape3 = []
     # line 29: total = 0.0
     total = 0.0
     # line 30: for start in range(0, len(X), batch): r = predict(W1, b1, W2, b2, X[start : start + batch]) - y[s...
@@ -80,10 +86,10 @@ def loss_gradient(W1, b1, W2, b2, X, y, batch, out_bar):
         tape.append(predict1_saved)
         item2 = y[start:start + batch]
         r = predict1 - item2
-        tape.append(shape_of(predict1))
+        tape2.append(shape_of(predict1))
         # line 32: total = total + np.sum(r * r)
         sum1 = np.sum(r * r)
-        tape.append(r)
+        tape3.append(r)
         total2 = total + sum1
         total = total2
     # line 33: return total / len(X) + 1e-4 * (np.sum(W1 * W1) + np.sum(W2 * W2))
@@ -101,10 +107,10 @@ def loss_gradient(W1, b1, W2, b2, X, y, batch, out_bar):
         # line 32: total = total + np.sum(r * r)
         sum1_bar = total2_bar
         total_bar = total2_bar
-        r = tape.pop()
+        r = tape3.pop()
         r_bar = 2 * sum1_bar * r
         # line 31: r = predict(W1, b1, W2, b2, X[start : start + batch]) - y[start : start + batch]
-        predict1_shape = tape.pop()
+        predict1_shape = tape2.pop()
         predict1_bar = sum_to_shape(r_bar, predict1_shape)
         predict1_saved = tape.pop()
         W1_bar_part, b1_bar_part, W2_bar_part, b2_bar_part = predict_backward(predict1_saved, predict1_bar)

@@ -161,10 +161,12 @@ class BackwardEmitter:
         test = ast.Compare(name(seed), [ast.IsNot()], [ast.Constant(None)])
         return [ast.If(test, body or [ast.Pass()], orelse)]
 
-    def pops(self, names: list[str]) -> list[ast.stmt]:
+    def pops(self, step: Step) -> list[ast.stmt]:
+        """``names = tape.pop()``: what ``step`` pushed, from its tape."""
+        names = step.pushed
         if not names:
             return []
-        pop = ast.Call(ast.Attribute(name(self.rev.tape), "pop", ast.Load()), [], [])
+        pop = ast.Call(ast.Attribute(name(step.tape), "pop", ast.Load()), [], [])
         return [ast.Assign([tuple_target(names)], pop)]
 
     # steps ------------------------------------------------------------------------------
@@ -179,7 +181,7 @@ class BackwardEmitter:
         return getattr(self, f"step_{type(step).__name__}")(step)
 
     def step_Assignment(self, step: Assignment) -> list[ast.stmt]:
-        out = self.pops(step.pushed)
+        out = self.pops(step)
         seed = self.bar(step.target)
         if seed not in self.initialized:
             return out  # no cotangent reached this value
@@ -269,7 +271,7 @@ class BackwardEmitter:
         return self.scheduled(graph, [root])
 
     def step_Update(self, step: Update) -> list[ast.stmt]:
-        out = self.pops(step.pushed)
+        out = self.pops(step)
         bar = self.bar(step.array)
         index = step.index
         if bar in self.initialized:
@@ -313,7 +315,7 @@ class BackwardEmitter:
     def step_Call(self, step: Call) -> list[ast.stmt]:
         """``a_bar, b_bar = f_backward(y_saved, y_bar)``: the callee's backward
         sweep, its results added to the adjoints of the arguments it was given."""
-        out = self.pops(step.pushed)
+        out = self.pops(step)
         call = step.call
         indices = sorted(call.active_outputs) if len(step.targets) > 1 else [0]
         if not any(self.bar(step.targets[i]) in self.initialized for i in indices):
@@ -364,7 +366,7 @@ class BackwardEmitter:
         return self.ctx.printer.expr(self.finish(graph, graph.call("rt.zeros_like", graph.var(var, None))), {})  # type: ignore[return-value]
 
     def step_Unpack(self, step: Unpack) -> list[ast.stmt]:
-        out = self.pops(step.pushed)
+        out = self.pops(step)
         if not any(self.bar(t) in self.initialized for t in step.targets):
             return out
         graph = self.ctx.graph()
@@ -376,7 +378,7 @@ class BackwardEmitter:
         return out + self.scheduled(graph, [self.accumulate(graph, step.source, value)])
 
     def step_Branch(self, step: Branch) -> list[ast.stmt]:
-        out = self.pops(step.pushed)
+        out = self.pops(step)
         before = (set(self.initialized), set(self.owned), set(self.maybe))
         then = self.steps(step.then)
         after_then = (set(self.initialized), set(self.owned), set(self.maybe))
@@ -400,7 +402,7 @@ class BackwardEmitter:
         return out
 
     def step_Loop(self, step: Loop) -> list[ast.stmt]:
-        out = self.pops(step.pushed)
+        out = self.pops(step)
         local = {self.bar(n) for n in step.local}
         outer = {self.bar(v) for v in _receivers(step.body)} - local
         # adjoints that live from one reversed iteration to the next: of values

@@ -24,6 +24,7 @@ from .expr import Graph, Node
 class Step:
     origin: ast.stmt | None
     pushed: list[str] = field(default_factory=list, kw_only=True)
+    tape: str = field(default="", kw_only=True)  # the list they were pushed on: one per place that pushes
     position: int = field(default=0, kw_only=True)  # order in the forward sweep
     loops: tuple[int, ...] = field(default=(), kw_only=True)  # the loops it runs in, outermost first
 

@@ -80,8 +80,9 @@ class ReverseEmitter:
         self.positions = itertools.count()
         self.updated = _updated_arrays(ctx.tree)  # arrays changed in place somewhere
         self.checked_views = _checked_views(ctx.tree)  # ... and values read after, checked not to be views
-        self.tape = ctx.names.fresh("tape")
-        self.uses_tape = False
+        # one tape per place that pushes: each holds values of one kind (compiled
+        # code needs lists of one type), and pops pair with pushes place by place
+        self.tapes: list[str] = []
         self.saves: list[tuple[list[ast.stmt], ast.stmt, Update]] = []  # in-place saves to fill in at the end
         self.loop_stack: list[int] = []  # ids of the enclosing loops
         self.readers: list[Assignment] = []  # steps whose adjoints read primal values
@@ -135,7 +136,12 @@ class ReverseEmitter:
             return False
         return name_ in self.conditional or any(name_ in defined for defined in self.scopes)
 
-    def push(self, names: list[str], shapes: dict[str, str] | None = None, references: set[str] = frozenset()) -> list[ast.stmt]:  # type: ignore[assignment]
+    def new_tape(self) -> str:
+        tape = self.ctx.names.fresh("tape")
+        self.tapes.append(tape)
+        return tape
+
+    def push(self, step: Step, names: list[str], shapes: dict[str, str] | None = None, references: set[str] = frozenset()) -> list[ast.stmt]:  # type: ignore[assignment]
         """``tape.append(x)`` (or a tuple) of the values in ``names`` that
         vary, then of the shapes in ``shapes`` (value -> name of its shape)
         inside loops and branches; outside them the shapes are kept as
@@ -159,9 +165,9 @@ class ReverseEmitter:
                 self.shape_saves.append((placeholder, value, shape))
                 out.append(placeholder)
         if exprs:
-            self.uses_tape = True
+            step.tape = self.new_tape()
             pushed = exprs[0] if len(exprs) == 1 else ast.Tuple(exprs, ast.Load())
-            out.append(ast.Expr(ast.Call(ast.Attribute(name(self.tape), "append", ast.Load()), [pushed], [])))
+            out.append(ast.Expr(ast.Call(ast.Attribute(name(step.tape), "append", ast.Load()), [pushed], [])))
         return out
 
     # the forward sweep -------------------------------------------------------------
@@ -246,7 +252,7 @@ class ReverseEmitter:
         values = [r for r in self.reads(step) if self.varies(r) and r not in shapes.values()]
         step.pushed = values + (list(shapes.values()) if self.scopes else [])
         self.record(step)
-        return emitted.statements + self.push(values, shapes)
+        return emitted.statements + self.push(step, values, shapes)
 
     def read_shapes_only(self, step: Assignment) -> dict[str, str]:
         """Values the adjoint reads only for their shape (to sum a
@@ -317,7 +323,7 @@ class ReverseEmitter:
         self.record(step)
         lhs = tuple_target(versions + [saved])
         call_expr = ast.Call(name(self.ctx.callee_name(call, "forward")), [self.ctx.respell(a) for a in value.args], [])  # type: ignore[misc]
-        return [ast.Assign([lhs], call_expr)] + self.push(step.pushed)
+        return [ast.Assign([lhs], call_expr)] + self.push(step, step.pushed)
 
     def unpack(self, value: ast.expr, targets: list[str], origin) -> list[ast.stmt]:
         versions = [self.version(t) for t in targets]
@@ -328,7 +334,7 @@ class ReverseEmitter:
         self.unpacks.append(step)
         step.pushed = [source] if self.varies(source) else []
         self.record(step)
-        return [ast.Assign([tuple_target(versions)], value)] + self.push(step.pushed)
+        return [ast.Assign([tuple_target(versions)], value)] + self.push(step, step.pushed)
 
     def append(self, stmt: ast.Expr, origin) -> list[ast.stmt]:
         """``items.append(v)``; its adjoint takes the element's adjoint back."""
@@ -366,7 +372,7 @@ class ReverseEmitter:
         self.saves.append((out, placeholder, step))
         if not _basic(index, self.indices):  # numpy keeps one write per repeated element: the adjoint cannot tell which
             out.insert(0, ast.Expr(ast.Call(self.ctx.printer.function_ref("rt.check_distinct_index"), [copy.deepcopy(index)], [])))
-        return out + self.push(values + references, shapes, references=set(references))
+        return out + self.push(step, values + references, shapes, references=set(references))
 
     def branch(self, stmt: ast.If, origin) -> list[ast.stmt]:
         if _is_loop_exit(stmt):  # `if stop: break` changes no value: no adjoint
@@ -393,7 +399,7 @@ class ReverseEmitter:
         step.pushed = [n for n in cond_names if self.varies(n)]
         self.record(step)
         new = ast.If(self.ctx.respell(condition), then_stmts or [ast.Pass()], else_stmts)  # type: ignore[arg-type]
-        return [new] + self.push(step.pushed)  # pushed after: the backward sweep pops it before the branch
+        return [new] + self.push(step, step.pushed)  # pushed after: the backward sweep pops it before the branch
 
     def arm(self, stmts: list[ast.stmt], before: dict[str, str]) -> tuple[list[ast.stmt], list[Step], dict[str, str]]:
         """One block of a branch, from the state ``before``."""
@@ -469,7 +475,7 @@ class ReverseEmitter:
             new.iter = name(iterations)  # type: ignore[arg-type]
         else:
             new.test = self.ctx.respell(self.renamed(stmt.test))  # type: ignore[assignment]
-        return before + [new] + self.push(step.pushed)  # pushed after: popped before the reversed loop
+        return before + [new] + self.push(step, step.pushed)  # pushed after: popped before the reversed loop
 
     def fresh_entries(self, assigned: set[str], origin) -> list[ast.stmt]:
         """``u2 = u`` before a loop that carries ``u``, when an adjoint
@@ -499,9 +505,8 @@ class ReverseEmitter:
             region = ast.Subscript(name(step.array), copy.deepcopy(step.index), ast.Load())
             saved = ast.Call(self.ctx.printer.function_ref("rt.frozen"), [region], [])
             if step.in_loop:
-                self.uses_tape = True
-                step.restore = self.tape
-                replacements[id(placeholder)] = [ast.Expr(ast.Call(ast.Attribute(name(self.tape), "append", ast.Load()), [saved], []))]
+                step.restore = self.new_tape()
+                replacements[id(placeholder)] = [ast.Expr(ast.Call(ast.Attribute(name(step.restore), "append", ast.Load()), [saved], []))]
             else:
                 step.restore = self.ctx.names.fresh(f"{step.array}_overwritten")
                 self.forward_locals.append(step.restore)
@@ -554,9 +559,8 @@ class ReverseEmitter:
         out_params, backward_body = backward.output_parameters(outputs)
         backward_body += backward.steps(self.steps)
         backward_body.append(backward.results(self.adjoint_params))
-        if self.uses_tape:
-            forward_body.insert(0, ast.Assign([store(self.tape)], ast.List([], ast.Load())))
-            self.forward_locals.append(self.tape)
+        forward_body[0:0] = [ast.Assign([store(tape)], ast.List([], ast.Load())) for tape in self.tapes]
+        self.forward_locals += self.tapes
         fused = self.fused_gradient(forward_body, backward_body, outputs, out_params) if not backward.vector else []
         available = [n for n in dict.fromkeys(self.forward_locals) if n not in self.conditional]
         saved = [n for n in available if n in _read_names(backward_body)]
@@ -564,7 +568,7 @@ class ReverseEmitter:
         # the backward sweep may run more than once on what one forward sweep saved:
         # it pops its own copy of the tape and restores elements into its own copies
         restored = sorted({s.array for _, _, s in self.saves if s.restore} & set(saved))
-        private = [ast.Assign([store(self.tape)], ast.Call(name("list"), [name(self.tape)], []))] if self.tape in saved else []
+        private = [ast.Assign([store(tape)], ast.Call(name("list"), [name(tape)], [])) for tape in self.tapes if tape in saved]
         private += [ast.Assign([store(a)], ast.Call(self.ctx.printer.function_ref("np.copy"), [name(a)], [])) for a in restored]
         backward_body[0:0] = private
         if saved:

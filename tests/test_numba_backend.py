@@ -86,6 +86,14 @@ def logistic(w, X, y):
 
 def layer(W, H):
     return np.sum(np.tanh(H @ W) ** 2)
+
+
+def recurrence(alpha, u):
+    y = np.zeros(len(u))
+    y[0] = u[0]
+    for i in range(1, len(u)):
+        y[i] = alpha * y[i - 1] + u[i]
+    return np.sum(y * y)
 """
 
 
@@ -172,6 +180,21 @@ def test_products_of_matrices_and_vectors_compile(user, cache_dir, point, name, 
         warnings.simplefilter("error", S2SWarning)
         for _ in range(2):
             assert_same(numba_g.grad(*args), numpy_g.grad(*args), finite_difference(getattr(user, name), args, index))
+    assert numba_g.compile_stats()["reverse"]["fallback"] is None
+
+
+def test_a_loop_of_element_updates_compiles(user, cache_dir):
+    """The recurrence's gradient keeps tapes of different kinds (a number and
+    a shape, a shape): each place that pushes has its own, so the fused
+    gradient compiles, loops and all."""
+    u = np.sin(np.linspace(0.0, 3.0, 30))
+    numpy_g, numba_g = both(user, cache_dir, "recurrence", ("alpha", "u"), "reverse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)
+        for _ in range(2):
+            found, expected = numba_g.grad(0.9, u), numpy_g.grad(0.9, u)
+            for k, (a, b) in enumerate(zip(found, expected)):
+                assert_same(a, b, finite_difference(user.recurrence, (0.9, u), k))
     assert numba_g.compile_stats()["reverse"]["fallback"] is None
 
 
