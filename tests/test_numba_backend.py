@@ -356,3 +356,20 @@ def test_a_second_process_loads_from_numbas_cache(user, cache_dir, point):
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["stats"]["cache_hits"] > 0 and report["stats"]["cache_misses"] == 0
     assert relative_error(np.array(report["value"]), differentiate(user.rs, wrt="xs").derivative(point["d"], 0.3)) < 1e-12
+
+
+def test_the_vectorizable_exp_is_numpys_to_one_unit_in_the_last_place():
+    from s2s.backends.numba_runtime import exp_ufunc
+
+    exp = exp_ufunc()
+    x = np.concatenate([np.linspace(-750.0, 720.0, 200_001), [np.inf, -np.inf, np.nan, 0.0, -0.0, 709.78, 709.79, -708.4, -745.13, -745.14]])
+    with np.errstate(all="ignore"):
+        found, expected = exp(x), np.exp(x)
+    normal = np.isfinite(expected) & (expected > 0)
+    assert np.max(np.abs(found[normal] - expected[normal]) / np.spacing(expected[normal])) <= 1.0
+    assert np.array_equal(found[~normal], expected[~normal], equal_nan=True)  # inf, 0 and NaN at the edges
+    single = np.linspace(-80.0, 80.0, 1001, dtype=np.float32)
+    assert exp(single).dtype == np.float32
+    np.testing.assert_allclose(exp(single), np.exp(single), rtol=4e-7)
+    z = np.array([1.0 + 2.0j, -0.5 + 0.1j])
+    np.testing.assert_allclose(exp(z), np.exp(z), rtol=1e-15)

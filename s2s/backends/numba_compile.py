@@ -259,6 +259,7 @@ class _Translation:
         _PassLifted({name: sorted(f.lifted) for name, f in self.functions.items()}).visit(tree)
         _Reversed().visit(tree)
         _FuseSums(self).visit(tree)
+        _VectorizedExp(self).visit(tree)
         tree.args.args += [ast.arg(p) for p in sorted(function.lifted)]
         tree.decorator_list = [ast.Name("_s2s_jit")]
         ast.fix_missing_locations(tree)
@@ -278,7 +279,8 @@ class _Translation:
             "# The numba translation of a module s2s generated; written by s2s, do not edit.",
             f"import numpy as {_NUMPY}",
             "import numba as _s2s_numba",
-            "from s2s.backends.numba_runtime import fused_sum as _s2s_fused_sum, reversed_range as _s2s_reversed_range",
+            "from s2s.backends.numba_runtime import exp_ufunc as _s2s_exp_ufunc, fused_sum as _s2s_fused_sum, reversed_range as _s2s_reversed_range",
+            "_s2s_exp = _s2s_exp_ufunc()",
             *self.imports,
             *(f"import {module} as {alias}" for alias, module in sorted(self.modules.items())),
             f'_s2s_jit = _s2s_numba.njit(cache=CACHE, parallel={options.parallel}, fastmath={options.fastmath}, error_model="numpy")',
@@ -434,12 +436,29 @@ class _FuseSums(ast.NodeTransformer):
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             return ast.UnaryOp(node.op, self._parametrize(node.operand, leaves))
         if self._elementwise_call(node):
-            return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), node.func.attr, ast.Load()), [self._parametrize(node.args[0], leaves)], [])  # type: ignore[attr-defined]
+            function = ast.Name("_s2s_exp", ast.Load()) if node.func.attr == "exp" else ast.Attribute(ast.Name("np", ast.Load()), node.func.attr, ast.Load())  # type: ignore[attr-defined]
+            return ast.Call(function, [self._parametrize(node.args[0], leaves)], [])
         for i, leaf in enumerate(leaves):
             if isinstance(node, ast.Name) and isinstance(leaf, ast.Name) and leaf.id == node.id:
                 return ast.Name(f"a{i}", ast.Load())
         leaves.append(node)
         return ast.Name(f"a{len(leaves) - 1}", ast.Load())
+
+
+class _VectorizedExp(ast.NodeTransformer):
+    """``np.exp(a)`` -> ``_s2s_exp(a)``: numba's own exp calls the C library
+    once per element; this one is arithmetic that loops vectorize
+    (``numba_runtime.exp_ufunc``)."""
+
+    def __init__(self, translation: _Translation) -> None:
+        self.numpy = {_NUMPY} | {i.split(" as ")[-1] for i in translation.imports if i.startswith("import numpy as ")}
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "exp" and isinstance(func.value, ast.Name) and func.value.id in self.numpy and len(node.args) == 1 and not node.keywords:
+            node.func = ast.copy_location(ast.Name("_s2s_exp", ast.Load()), func)
+        return node
 
 
 def _copy(node: ast.expr) -> ast.expr:

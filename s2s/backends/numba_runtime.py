@@ -20,14 +20,19 @@ import ast
 from typing import Any, Callable
 
 import numpy as np
+import cmath
+import functools
+
+import numba
+from llvmlite import ir
 from numba import prange, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
 from ..runtime import core, linalg
 
 __all__ = [
-    "HELPERS", "fused_sum", "reversed_range", "shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands", "owned_like",
+    "HELPERS", "fused_sum", "exp_ufunc", "reversed_range", "shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands", "owned_like",
     "zeros_like", "frozen", "sum_product", "matmul_adjoint_a", "matmul_adjoint_b", "reduced_size",
 ]
 
@@ -99,6 +104,8 @@ def _implementation(source: str, name: str = "impl", **namespace: Any) -> Callab
     """Compile the text of one implementation (written for the argument
     types at hand) in a namespace with numpy and ``namespace``."""
     scope: dict[str, Any] = {"np": np, "prange": prange, **namespace}
+    if "_s2s_exp" in source:  # the vectorizable exp, made when first needed
+        scope["_s2s_exp"] = exp_ufunc()
     exec(compile(source, f"<s2s numba helper {name}>", "exec"), scope)  # noqa: S102 - s2s's own text
     return scope[name]
 
@@ -377,3 +384,87 @@ def _sum_product(a, b):
 
 _sum_of_product = fused_sum("_sum_of_product", "a * b", ("a", "b"))
 
+
+# --------------------------------------------------------------------------
+# exp in a form the compiler vectorizes
+#
+# numba's np.exp is a call of the C library's scalar exp for every element,
+# several times slower than numpy's vectorized loop on large arrays. This one
+# is arithmetic only (Cody and Waite's reduction x = k ln 2 + r, |r| <= ln 2 / 2,
+# then e^r by its Taylor polynomial to degree 13, whose remainder is below
+# 1e-17, then 2^k from its exponent bits in two halves, which also covers
+# subnormal results), so loops over it vectorize. It is within one unit in the
+# last place of numpy's exp over the whole range (tests/test_numba_backend.py),
+# and gives numpy's results at the edges: inf above 709.78..., 0 below
+# -745.13..., NaN for NaN.
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k * _LN2_HI is exact for |k| < 2^20
+_LN2_LO = 1.90821492927058770002e-10
+
+
+@intrinsic
+def _float_from_bits(typingctx, bits):
+    """The float64 whose bits are the int64 ``bits`` (2^k from its exponent)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _exp_real(x):
+    k = np.floor(x * _LOG2E + 0.5)
+    k = min(max(k, -1080.0), 1030.0)  # beyond, the edges below decide
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = 1.0 / 6227020800.0  # 1/13!, then Horner's scheme down to 1/0!
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    n = np.int64(k)
+    half = n >> 1
+    y = p * _float_from_bits((half + 1023) << 52) * _float_from_bits((n - half + 1023) << 52)
+    if x > 709.782712893384:
+        y = np.inf
+    if x < -745.1332191019412:
+        y = 0.0
+    if x != x:
+        y = x
+    return y
+
+
+def _exp_any(x: Any) -> Any:
+    return np.exp(x)
+
+
+@overload(_exp_any, inline="always")
+def _exp_by_type(x):
+    if isinstance(x, types.Float):
+        return lambda x: _exp_real(x)
+    if isinstance(x, types.Complex):
+        return lambda x: cmath.exp(x)
+    return None
+
+
+def _exp_element(x):
+    return _exp_any(x)
+
+
+@functools.cache
+def exp_ufunc() -> Callable:
+    """``np.exp`` as a numba ufunc, made on first use: vectorizable
+    arithmetic for float64 and float32 (computed in float64, rounded back
+    to float32), cmath's exp for complex numbers."""
+    # narrower types first: numpy picks the first loop its inputs cast to safely
+    return numba.vectorize(["float32(float32)", "float64(float64)", "complex64(complex64)", "complex128(complex128)"], cache=True)(_exp_element)
