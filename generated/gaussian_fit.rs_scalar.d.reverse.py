@@ -24,9 +24,18 @@ def rs_scalar_backward(saved, out_bar):
 
 def rs_scalar_gradient(d, xs, out_bar):
     # line 32: return np.sum(rs(d, xs) ** 2)
-    rs1, rs1_saved = rs_forward(d, xs)
+    # line 27: d0 = f(xs)
+    d0 = f(xs)
+    # line 28: return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
+    sum1 = np.sum(d * d0)
+    d_shape = shape_of(d)
+    sum2 = np.sum(d0 * d0)
+    rs1 = d - sum1 / sum2 * d0
     rs1_bar = 2 * out_bar * rs1
-    d_bar = rs_backward(rs1_saved, rs1_bar)
+    # line 28: return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
+    sum1_bar = -sum_product(d0, rs1_bar) / sum2
+    d_bar = sum_to_shape(rs1_bar, d_shape)
+    d_bar = d_bar + sum_to_shape(sum1_bar * d0, d_shape)
     return d_bar
 
 
@@ -61,4 +70,5 @@ S2S_MODULE = {
     'tuple_output': False,
     'scalar_output': True,
     'bindings': {'rs_scalar_forward': (), 'rs_scalar_backward': (), 'rs_scalar_gradient': (), 'rs_forward': ('rs',), 'rs_backward': ('rs',)},
+    'borrowed': {'rs_scalar_gradient': {'f': ('rs_forward', 'global')}},
 }

@@ -31,7 +31,16 @@ def misfit_backward(saved, out_bar):
 
 def misfit_gradient(u0, nu, steps, observed, out_bar):
     # line 40: r = simulate(u0, nu, steps) - observed
-    simulate1, simulate1_saved = simulate_forward(u0, nu, steps)
+    tape = []
+    # line 32: u = u0
+    simulate1 = u0
+    # line 33: for k in range(steps): u = step(u, nu)
+    iterations1 = range(steps)
+    for k in iterations1:
+        # line 34: u = step(u, nu)
+        u2, u2_saved = step_forward(simulate1, nu)
+        tape.append(u2_saved)
+        simulate1 = u2
     r = simulate1 - observed
     simulate1_shape = shape_of(simulate1)
     # line 41: return 0.5 * np.sum(r * r)
@@ -39,7 +48,16 @@ def misfit_gradient(u0, nu, steps, observed, out_bar):
     r_bar = 2 * sum1_bar * r
     # line 40: r = simulate(u0, nu, steps) - observed
     simulate1_bar = sum_to_shape(r_bar, simulate1_shape)
-    u0_bar = simulate_backward(simulate1_saved, simulate1_bar)
+    u0_bar = simulate1_bar
+    tape1 = tape
+    tape1 = list(tape1)
+    for k1 in reversed(iterations1):
+        # line 33: for k in range(steps): u = step(u, nu)
+        u2_bar = u0_bar
+        # line 34: u = step(u, nu)
+        u2_saved1 = tape1.pop()
+        u0_bar = step_backward(u2_saved1, u2_bar)
+    # line 32: u = u0
     return u0_bar
 
 

@@ -95,10 +95,9 @@ def loss_gradient(W1, b1, W2, b2, X, y, batch, out_bar):
     # line 33: return total / len(X) + 1e-4 * (np.sum(W1 * W1) + np.sum(W2 * W2))
     len2 = len(X)
     sum3_bar = 0.0001 * out_bar
-    sum2_bar = sum3_bar
     total_bar = out_bar / len2
     W2_bar = 2 * sum3_bar * W2
-    W1_bar = 2 * sum2_bar * W1
+    W1_bar = 2 * sum3_bar * W1
     b1_bar = zeros_like(b1)
     b2_bar = zeros_like(b2)
     for start in reversed(iterations1):

@@ -73,8 +73,8 @@ def print_block(stmts: list[ast.stmt], depth: int) -> list[str]:
     out: list[str] = []
     for stmt in stmts:
         comment = get_anno(stmt, "comment")
-        if comment:
-            out.append(f"{pad}# {comment}")
+        if comment:  # a line per quoted line: a call's and then its inlined callee's
+            out += [f"{pad}# {line}" for line in comment.split("\n")]
         out += _print_statement(stmt, depth)
     return out or [f"{pad}pass"]
 

@@ -21,6 +21,7 @@ from .frontend import FunctionSource, display_path
 from .loader import ModuleInfo
 from .names import names_in
 from .program import Program
+from .inline import Callee, inline_callees
 from .prune import tangent_only
 from .reverse import emit_reverse
 
@@ -70,6 +71,7 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
     ordered_wrt = [p for p in params_of(tree) if p in wrt]
 
     entry_ctx: list[FunctionContext] = []
+    derivative_only: list[ast.FunctionDef] = []  # the entries inlining applies to
 
     def emit(source: FunctionSource, act, role_names: dict[str, str], entry: bool) -> None:
         ctx = FunctionContext(module, source, act, program.normal_form(source))
@@ -84,6 +86,7 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
                 tangent = tangent_only(jvp, name, len(returned(ctx.tree)), module.printer())
                 if tangent is not None:
                     functions.append(tangent)
+                    derivative_only.append(tangent)
                     entry_names["tangent"] = role_names["tangent"] = name
         else:
             adjoint_params = ordered_wrt if entry else [p for p in params_of(ctx.tree) if p in act.active_params]
@@ -92,6 +95,7 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
             if len(emitted) > 2:
                 role_names = {**role_names, "gradient": emitted[2].name}
                 entry_names["gradient"] = emitted[2].name
+                derivative_only.append(emitted[2])
             functions.extend(emitted)
         for name in role_names.values():
             owners[name] = source
@@ -108,6 +112,9 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
         done.add(call.key)
         callee_act = analyze(program, call.callee, call.active_params, call.active_outputs)
         emit(call.callee, callee_act, {r: module.function_name((call.key, r), f"{call.callee.name}_{r}") for r in roles}, entry=False)
+    for name in [f.name for f in derivative_only]:
+        owners[name] = fn  # the derivative-only entries were emitted with the entry
+    borrowed = _inline_into(derivative_only, functions, owners, module)
     info = ModuleInfo(
         mode=mode,
         wrt=tuple(ordered_wrt),
@@ -116,9 +123,25 @@ def generate(fn: FunctionSource, wrt: tuple[str, ...], mode: str) -> Generated:
         tuple_output=isinstance(tree.body[-1].value, ast.Tuple),  # type: ignore[attr-defined]
         scalar_output=all(entry_ctx[0].shapes(o.id) == frozenset() if isinstance(o, ast.Name) else isinstance(o, ast.Constant) for o in outputs),
         bindings={name: paths.get(src.identity, ()) for name, src in owners.items()},
+        borrowed=borrowed,
     )
     source = emit_module(functions, module, _header(fn, program, tuple(ordered_wrt), mode), info)
     return Generated(source=source, info=info, owners=owners, functions=program.sources())
+
+
+def _inline_into(entries: list[ast.FunctionDef], functions: list[ast.FunctionDef], owners: dict[str, FunctionSource], module: ModuleContext) -> dict[str, dict[str, tuple[str, str]]]:
+    """Inline the generated callees into each of ``entries`` (in place in
+    ``functions``); the user names each entry now borrows from a callee."""
+    module_names = {f.name for f in functions} | {module.np_name, module.math_name} | set(module.helper_names.values())
+    cell_names = {v for src in owners.values() if src.function is not None for v in src.function.__code__.co_freevars}
+    borrowed: dict[str, dict[str, tuple[str, str]]] = {}
+    for entry in entries:
+        callees = {f.name: Callee(f, owners[f.name]) for f in functions if f is not entry and f not in entries}
+        inlined = inline_callees(entry, callees, owners[entry.name], module_names, cell_names)
+        functions[functions.index(entry)] = inlined.tree
+        if inlined.borrowed:
+            borrowed[entry.name] = inlined.borrowed
+    return borrowed
 
 
 def _module_names(program: Program) -> tuple[str, str]:

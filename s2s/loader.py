@@ -22,7 +22,7 @@ import linecache
 import re
 import traceback
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 FACTORY = "__s2s_factory__"
@@ -40,6 +40,8 @@ class ModuleInfo:
     tuple_output: bool  # returned as a tuple (even of one)
     scalar_output: bool  # every output is a scalar by construction (a full reduction)
     bindings: dict[str, tuple[str, ...]]  # function -> chain of call names from the entry to its owner
+    # function -> {user name it reads from another function's owner: (that function, "closure" or "global")}
+    borrowed: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
     def statement(self) -> str:
         """``S2S_MODULE = {...}``, a field per line."""
@@ -52,6 +54,8 @@ class ModuleInfo:
             "scalar_output": self.scalar_output,
             "bindings": self.bindings,
         }
+        if self.borrowed:
+            fields["borrowed"] = self.borrowed
         lines = "".join(f"    {name!r}: {value!r},\n" for name, value in fields.items())
         return f"{INFO_NAME} = {{\n{lines}}}"
 
@@ -72,6 +76,7 @@ class ModuleInfo:
                 tuple_output=bool(fields["tuple_output"]),
                 scalar_output=bool(fields["scalar_output"]),
                 bindings={str(k): tuple(v) for k, v in fields["bindings"].items()},
+                borrowed={str(k): {str(n): (str(s), str(w)) for n, (s, w) in v.items()} for k, v in fields.get("borrowed", {}).items()},
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed {INFO_NAME}: {exc}") from None
@@ -98,7 +103,7 @@ def load_module(text: str, filename: str, info: ModuleInfo, owners: dict[str, ty
     scratch: dict = {"__name__": f"s2s.generated.{FACTORY}"}
     exec(code, scratch)  # noqa: S102 - s2s's own generated code
     made = scratch[FACTORY]()
-    bound = {name: _rebind(made[name], owners[name]) for name in info.bindings}
+    bound = {name: _rebind(made[name], owners[name], _borrowed_cells(name, info, owners)) for name in info.bindings}
     for fn in bound.values():
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
             if var in bound:
@@ -167,8 +172,22 @@ def origin_of(exc: BaseException, text: str, filename: str, owners: dict[str, ty
     return Origin(None, None, None, f"raised by the derivative code{where} {generated}")
 
 
-def _rebind(fn: types.FunctionType, owner: types.FunctionType) -> types.FunctionType:
-    owner_cells = dict(zip(owner.__code__.co_freevars, owner.__closure__ or ()))
+def _borrowed_cells(name: str, info: ModuleInfo, owners: dict[str, types.FunctionType]) -> dict[str, Any]:
+    """The closure cells function ``name`` borrows from other functions'
+    owners (for the callees inlined into it); ``LookupError`` when a lender
+    no longer has the name as it had when the module was generated."""
+    cells: dict[str, Any] = {}
+    for var, (lender_name, kind) in info.borrowed.get(name, {}).items():
+        lender = owners[lender_name]
+        if kind == "closure" and var in lender.__code__.co_freevars:
+            cells[var] = lender.__closure__[lender.__code__.co_freevars.index(var)]  # type: ignore[index]
+        elif kind != "global" or lender.__globals__ is not owners[name].__globals__:
+            raise LookupError(f"{var} of {lender.__qualname__} is no longer what {name} was generated to read")
+    return cells
+
+
+def _rebind(fn: types.FunctionType, owner: types.FunctionType, borrowed: dict[str, Any]) -> types.FunctionType:
+    owner_cells = {**dict(zip(owner.__code__.co_freevars, owner.__closure__ or ())), **borrowed}
     closure = tuple(owner_cells.get(var, cell) for var, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     rebound = types.FunctionType(fn.__code__, owner.__globals__, fn.__name__, None, closure or None)
     rebound.__qualname__ = fn.__name__
