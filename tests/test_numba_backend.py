@@ -373,3 +373,40 @@ def test_the_vectorizable_exp_is_numpys_to_one_unit_in_the_last_place():
     np.testing.assert_allclose(exp(single), np.exp(single), rtol=4e-7)
     z = np.array([1.0 + 2.0j, -0.5 + 0.1j])
     np.testing.assert_allclose(exp(z), np.exp(z), rtol=1e-15)
+
+
+CLOSURE_CODE = """
+import numpy as np
+
+
+def make(n):
+    x = np.linspace(-2.0, 2.0, n)
+
+    def f(m):
+        return np.exp(-1.5 * (x - m) ** 2)
+
+    def rs(d, xs):
+        d0 = f(xs)
+        return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
+
+    def move(to):
+        nonlocal x
+        x = to
+
+    return rs, move
+"""
+
+
+def test_a_callee_inlined_with_a_borrowed_closure_variable_compiles(tmp_path, cache_dir):
+    rs, move = write_module(tmp_path, CLOSURE_CODE, "s2s_numba_closures").make(9)
+    d = np.linspace(0.1, 1.0, 9)
+    numpy_g = differentiate(rs, wrt="xs", mode="forward", cache_dir=cache_dir)
+    numba_g = differentiate(rs, wrt="xs", mode="forward", cache_dir=cache_dir, backend="numba")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)  # compiled, no fallback
+        assert_same(numba_g.derivative(d, 0.3), numpy_g.derivative(d, 0.3), finite_difference(rs, (d, 0.3), 1))
+        move(np.linspace(-1.0, 3.0, 9))  # the closure's cell, read on each call
+        assert_same(numba_g.derivative(d, 0.3), numpy_g.derivative(d, 0.3), finite_difference(rs, (d, 0.3), 1))
+    text = open(numba_g.compile_stats()["forward"]["path"]).read()
+    tangent = text[text.index("def rs_tangent(") :].split("\n\n\n")[0]
+    assert "f_jvp(" not in tangent and "_s2s_exp(" in tangent  # the callee's body, compiled in place

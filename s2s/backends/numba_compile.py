@@ -124,6 +124,7 @@ class _Function:
     owner: types.FunctionType  # whose globals and closure its free names mean
     renames: dict[str, ast.expr] = field(default_factory=dict)
     lifted: set[str] = field(default_factory=set)  # parameters added for the user data it reads
+    lenders: dict[str, types.FunctionType] = field(default_factory=dict)  # free name -> whose scope it is read from instead (inlined callees)
     callees: set[str] = field(default_factory=set)
 
 
@@ -157,7 +158,8 @@ class _Translation:
         self.generated = {tree.name for tree in generated}
         self.keeps_tape = any(isinstance(node, (ast.List, ast.ListComp)) or isinstance(node, ast.Name) and node.id in ("list", "range") for tree in generated for node in ast.walk(tree))
         for tree in generated:
-            self._add(tree.name, tree, loaded.owners[tree.name], generated=True)
+            lenders = {var: loaded.owners[lender] for var, (lender, _) in loaded.info.borrowed.get(tree.name, {}).items()}
+            self._add(tree.name, tree, loaded.owners[tree.name], generated=True, lenders=lenders)
         self._propagate()
         for function in self.functions.values():
             self._rewrite(function)
@@ -176,11 +178,11 @@ class _Translation:
 
     # functions ----------------------------------------------------------------
 
-    def _add(self, name: str, tree: ast.FunctionDef, owner: types.FunctionType, generated: bool = False) -> None:
+    def _add(self, name: str, tree: ast.FunctionDef, owner: types.FunctionType, generated: bool = False, lenders: dict[str, types.FunctionType] | None = None) -> None:
         """Translate one function; a generated one's free names may be the
         module's own (numpy, helpers, the other generated functions)."""
         tree.decorator_list = []
-        function = self.functions[name] = _Function(name, tree, owner)
+        function = self.functions[name] = _Function(name, tree, owner, lenders=lenders or {})
         for free in sorted(_free_names(tree)):
             if generated and free in self.generated:
                 function.callees.add(free)
@@ -190,7 +192,7 @@ class _Translation:
     def _resolve(self, function: _Function, free: str) -> None:
         """What a free name of ``function`` means in its owner's scope, and
         how the numba module spells it."""
-        owner = function.owner
+        owner = function.lenders.get(free, function.owner)
         found, scope, value = _lookup(owner, free)
         where = f"{free} in {owner.__qualname__}"
         if not found:
