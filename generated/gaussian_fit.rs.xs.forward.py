@@ -11,9 +11,9 @@ def rs_jvp(d, xs, xs_dot):
     # line 27: d0 = f(xs)
     d0, d0_dot = f_jvp(xs, xs_dot)
     # line 28: return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
-    sum1 = np.sum(d * d0)
+    sum1 = np.add.reduce(d * d0, axis=None)
     sum1_dot = sum_product(d, d0_dot)
-    sum2 = np.sum(d0 * d0)
+    sum2 = np.add.reduce(d0 * d0, axis=None)
     sum2_dot = 2 * sum_product(d0, d0_dot)
     t1 = sum1 / sum2
     out = d - t1 * d0
@@ -28,9 +28,9 @@ def rs_tangent(d, xs, xs_dot):
     d0 = np.exp(-1.5 * t2 ** 2)
     d0_dot = 3.0 * xs_dot * t2 * d0
     # line 28: return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
-    sum1 = np.sum(d * d0)
+    sum1 = np.add.reduce(d * d0, axis=None)
     sum1_dot = sum_product(d, d0_dot)
-    sum2 = np.sum(d0 * d0)
+    sum2 = np.add.reduce(d0 * d0, axis=None)
     sum2_dot = 2 * sum_product(d0, d0_dot)
     t1 = sum1 / sum2
     out_dot = -(sum1_dot / sum2 - t1 * sum2_dot / sum2) * d0 - t1 * d0_dot

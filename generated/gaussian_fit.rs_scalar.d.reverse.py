@@ -10,7 +10,7 @@ from s2s.runtime import shape_of, sum_product, sum_to_shape
 def rs_scalar_forward(d, xs):
     # line 32: return np.sum(rs(d, xs) ** 2)
     rs1, rs1_saved = rs_forward(d, xs)
-    out = np.sum(rs1 ** 2)
+    out = np.add.reduce(rs1 ** 2, axis=None)
     return (out, (rs1, rs1_saved))
 
 
@@ -27,9 +27,9 @@ def rs_scalar_gradient(d, xs, out_bar):
     # line 27: d0 = f(xs)
     d0 = f(xs)
     # line 28: return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
-    sum1 = np.sum(d * d0)
+    sum1 = np.add.reduce(d * d0, axis=None)
     d_shape = shape_of(d)
-    sum2 = np.sum(d0 * d0)
+    sum2 = np.add.reduce(d0 * d0, axis=None)
     rs1 = d - sum1 / sum2 * d0
     rs1_bar = 2 * out_bar * rs1
     # line 28: return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
@@ -43,9 +43,9 @@ def rs_forward(d, xs):
     # line 27: d0 = f(xs)
     d0 = f(xs)
     # line 28: return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
-    sum1 = np.sum(d * d0)
+    sum1 = np.add.reduce(d * d0, axis=None)
     d_shape = shape_of(d)
-    sum2 = np.sum(d0 * d0)
+    sum2 = np.add.reduce(d0 * d0, axis=None)
     out = d - sum1 / sum2 * d0
     return (out, (d0, d_shape, sum2))
 

@@ -13,7 +13,7 @@ def misfit_forward(u0, nu, steps, observed):
     r = simulate1 - observed
     simulate1_shape = shape_of(simulate1)
     # line 41: return 0.5 * np.sum(r * r)
-    sum1 = np.sum(r * r)
+    sum1 = np.add.reduce(r * r, axis=None)
     out = 0.5 * sum1
     return (out, (simulate1_saved, r, simulate1_shape))
 

@@ -25,14 +25,14 @@ def loss_forward(W1, b1, W2, b2, X, y, batch):
         r = predict1 - item2
         tape2.append(shape_of(predict1))
         # line 32: total = total + np.sum(r * r)
-        sum1 = np.sum(r * r)
+        sum1 = np.add.reduce(r * r, axis=None)
         tape3.append(r)
         total2 = total + sum1
         total = total2
     # line 33: return total / len(X) + 1e-4 * (np.sum(W1 * W1) + np.sum(W2 * W2))
     len2 = len(X)
-    sum2 = np.sum(W1 * W1)
-    sum3 = np.sum(W2 * W2)
+    sum2 = np.add.reduce(W1 * W1, axis=None)
+    sum3 = np.add.reduce(W2 * W2, axis=None)
     out = total / len2 + 0.0001 * (sum2 + sum3)
     return (out, (W1, b1, W2, b2, iterations1, len2, tape, tape2, tape3))
 
@@ -88,7 +88,7 @@ def loss_gradient(W1, b1, W2, b2, X, y, batch, out_bar):
         r = predict1 - item2
         tape2.append(shape_of(predict1))
         # line 32: total = total + np.sum(r * r)
-        sum1 = np.sum(r * r)
+        sum1 = np.add.reduce(r * r, axis=None)
         tape3.append(r)
         total2 = total + sum1
         total = total2

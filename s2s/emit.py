@@ -37,12 +37,37 @@ def emit_module(
         spelled = [h if module.helper_names[h] == h else f"{h} as {module.helper_names[h]}" for h in helpers]
         lines.append(f"from s2s.runtime import {', '.join(spelled)}")
     for function in functions:
-        lines += ["", ""] + print_function(function)
+        lines += ["", ""] + print_function(lower_sums(function, module.np_name))
     lines += ["", "", "# How s2s calls this module: its entry functions and outputs, and for each"]
     lines.append("# function the user function whose globals and closure it runs with, as the")
     lines.append("# chain of names that calls it from the differentiated function.")
     lines.append(info.statement())
     return "\n".join(lines) + "\n"
+
+
+def lower_sums(function: ast.FunctionDef, np_name: str) -> ast.FunctionDef:
+    """``np.sum(a)`` as ``np.add.reduce(a, axis=None)``, the reduction it
+    computes (bit for bit, for arrays, numbers and lists), in place.
+
+    np.sum spends about 1 us before it reduces (dispatch, keyword
+    handling), where a sum of 21 numbers takes 0.3 us: at the seed's size a
+    derivative's two sums cost it a fifth of its time."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and _is_full_sum(node, np_name):
+            node.func = ast.Attribute(ast.Attribute(ast.Name(np_name, ast.Load()), "add", ast.Load()), "reduce", ast.Load())
+            if len(node.args) == 1 and not any(k.arg == "axis" for k in node.keywords):
+                node.keywords.insert(0, ast.keyword("axis", ast.Constant(None)))  # np.add.reduce sums along axis 0 by default
+    return function
+
+
+def _is_full_sum(node: ast.Call, np_name: str) -> bool:
+    """``np.sum`` with the arguments ``np.add.reduce`` takes alike (the
+    array, axis, dtype, keepdims), of something other than a generator."""
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "sum" and isinstance(func.value, ast.Name) and func.value.id == np_name):
+        return False
+    plain = all(not isinstance(a, (ast.Starred, ast.GeneratorExp)) for a in node.args)
+    return plain and 1 <= len(node.args) <= 3 and all(k.arg in ("axis", "dtype", "keepdims") for k in node.keywords)
 
 
 def unparse(node: ast.AST) -> str:

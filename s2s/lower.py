@@ -13,6 +13,8 @@ import copy
 import types
 from dataclasses import dataclass
 
+import numpy as np
+
 from .anno import set_anno
 from .frontend import (
     BuiltinRef,
@@ -349,7 +351,8 @@ class ExpressionLowering:
         return expr
 
     def module_ref(self, e: ast.expr) -> Ref | None:
-        """The module an expression names (``np``, ``np.linalg``), if any."""
+        """The module an expression names (``np``, ``np.linalg``), if any;
+        a numpy ufunc counts as one, for its methods (``np.add.reduce``)."""
         if isinstance(e, ast.Name):
             ref = self.scope.resolve(e.id)
         elif isinstance(e, ast.Attribute):
@@ -358,7 +361,7 @@ class ExpressionLowering:
         else:
             return None
         if isinstance(ref, NumpyRef):
-            return ref if isinstance(numpy_object(ref.path), types.ModuleType) else None
+            return ref if isinstance(numpy_object(ref.path), (types.ModuleType, np.ufunc)) else None
         if isinstance(ref, MathRef) and not ref.path:
             return ref
         if isinstance(ref, ModuleRef):

@@ -189,6 +189,7 @@ _add("np.clip", Spec(["np.clip(a, -1.0, 1.0)", "np.clip(a, b, 1.5)", "np.clip(a,
 # --- reductions -----------------------------------------------------------
 REDUCE_2D = [((2, 3),), ((3, 4),)]
 _add("np.sum", Spec(["np.sum(a)", "np.sum(a * a)", "np.sum(a, axis=0)", "np.sum(a ** 2, axis=-1, keepdims=True)", "np.sum(np.exp(a), axis=(0, 1))"], [ANY], REDUCE_2D))
+_add("np.add.reduce", Spec(["np.add.reduce(a, axis=None)", "np.add.reduce(a * a)", "np.add.reduce(a ** 2, axis=-1, keepdims=True)", "np.add.reduce(np.exp(a), axis=(0, 1))"], [ANY], REDUCE_2D))
 _add("np.mean", Spec(["np.mean(a)", "np.mean(a * a, axis=0)", "np.mean(np.sin(a), axis=1, keepdims=True)"], [ANY], REDUCE_2D))
 _add(["np.max", "np.amax"], Spec(["np.max(a)", "np.max(a * 2.0, axis=0)", "np.max(a, axis=-1, keepdims=True)"], [ANY], REDUCE_2D))
 _add(["np.min", "np.amin"], Spec(["np.min(a)", "np.min(np.cos(a), axis=1)", "np.amin(a, axis=0, keepdims=True)"], [ANY], REDUCE_2D))

@@ -33,8 +33,15 @@ def test_the_generated_code_shown_is_what_s2s_generates(monkeypatch):
     assert shown in source
 
 
+def test_the_inlined_tangent_shown_is_what_s2s_generates(monkeypatch):
+    monkeypatch.chdir(REPO)
+    shown = _blocks("python")[2].strip()
+    source = generate(load_from_file("examples/gaussian_fit.py", "rs"), ("xs",), "forward").source
+    assert shown in source
+
+
 def test_the_error_shown_is_the_error_raised(tmp_path, monkeypatch):
-    model = _blocks("python")[2]
+    model = _blocks("python")[3]
     (expected,) = [b.strip() for b in _blocks("") if b.startswith("model.py:")]
     (tmp_path / "model.py").write_text(model)
     monkeypatch.chdir(tmp_path)
@@ -48,7 +55,7 @@ def test_the_error_shown_is_the_error_raised(tmp_path, monkeypatch):
 
 
 def test_the_reverse_loop_shown_is_what_s2s_generates(tmp_path, monkeypatch):
-    primal, shown = _blocks("python")[3:5]
+    primal, shown = _blocks("python")[4:6]
     (tmp_path / "recurrence.py").write_text(primal)
     monkeypatch.chdir(tmp_path)
     source = generate(load_from_file("recurrence.py", "recurrence"), ("alpha", "u"), "reverse").source

@@ -260,6 +260,7 @@ class _Translation:
         _Renamer(function.renames, local).visit(tree)
         _PassLifted({name: sorted(f.lifted) for name, f in self.functions.items()}).visit(tree)
         _Reversed().visit(tree)
+        _SumsAsWritten(self).visit(tree)
         _FuseSums(self).visit(tree)
         _VectorizedExp(self).visit(tree)
         tree.args.args += [ast.arg(p) for p in sorted(function.lifted)]
@@ -390,6 +391,24 @@ class _Reversed(ast.NodeTransformer):
         self.generic_visit(node)
         if isinstance(node.func, ast.Name) and node.func.id == "reversed" and len(node.args) == 1 and not node.keywords:
             node.func = ast.Name("_s2s_reversed_range", ast.Load())
+        return node
+
+
+class _SumsAsWritten(ast.NodeTransformer):
+    """``np.add.reduce(a, axis=None)`` -> ``np.sum(a)``: the generated
+    module calls the ufunc's reduction to skip np.sum's dispatch, which
+    compiled code does not pay, and numba compiles np.sum."""
+
+    def __init__(self, translation: _Translation) -> None:
+        self.numpy = {_NUMPY} | {i.split(" as ")[-1] for i in translation.imports if i.startswith("import numpy as ")}
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "reduce" and isinstance(func.value, ast.Attribute) and func.value.attr == "add":
+            if isinstance(func.value.value, ast.Name) and func.value.value.id in self.numpy:
+                node.func = ast.Attribute(func.value.value, "sum", ast.Load())
+                node.keywords = [k for k in node.keywords if not (k.arg == "axis" and isinstance(k.value, ast.Constant) and k.value.value is None)]
         return node
 
 

@@ -77,6 +77,8 @@ def _sums_everything(site: Site) -> bool:
 
 _SUM = "a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None"
 family.custom("np.sum", _SUM, _sum_jvp, _sum_vjp, diff="a", shape=_reduced_shape, fusable=True, forbid="out initial where")
+# what np.sum calls, and what generated code calls for np.sum (see emit.lower_sums); its axis defaults to 0
+family.custom("np.add.reduce", _SUM.replace("axis=None", "axis=0"), _sum_jvp, _sum_vjp, diff="a", shape=_reduced_shape, fusable=True, forbid="out initial where")
 family.linear("np.mean", "a, axis=None, dtype=None, out=None, keepdims=False, where=None", _mean_vjp, diff="a", shape=_reduced_shape, fusable=True, forbid="out where")
 
 
