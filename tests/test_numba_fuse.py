@@ -279,9 +279,15 @@ as_written = numba.njit(_as_written)
 
 @pytest.fixture(scope="module")
 def kernels():
+    """The run compiled as is, with ``parallel``, and with ``fastmath``."""
     run = fused_run("_s2s_test_run", RUN, ("x", "y", "m"), ("u", "v", "s", "p"))
     parallel = fused_run("_s2s_test_run_parallel", RUN, ("x", "y", "m"), ("u", "v", "s", "p"), parallel=True)
-    return numba.njit(lambda x, y, m: run(x, y, m)), numba.njit(parallel=True)(lambda x, y, m: parallel(x, y, m))
+    fast = fused_run("_s2s_test_run_fast", RUN, ("x", "y", "m"), ("u", "v", "s", "p"), fastmath=True)
+    return (
+        numba.njit(lambda x, y, m: run(x, y, m)),
+        numba.njit(parallel=True)(lambda x, y, m: parallel(x, y, m)),
+        numba.njit(fastmath=True)(lambda x, y, m: fast(x, y, m)),
+    )
 
 
 def check_run(found, expected, exact: bool = True, tolerance: float = 1e-13):
@@ -300,10 +306,20 @@ def check_run(found, expected, exact: bool = True, tolerance: float = 1e-13):
 def test_the_loop_computes_what_numba_computes(kernels, dtype, m, n):
     x = np.linspace(-3.0, 3.0, n).astype(dtype)
     y = np.cos(x)
-    fused, parallel = kernels
+    fused, parallel, fast = kernels
     expected = as_written(x, y, m)
-    check_run(fused(x, y, m), expected, tolerance=1e-13 if dtype == np.float64 else 1e-6)
-    check_run(parallel(x, y, m), expected, exact=False, tolerance=1e-13 if dtype == np.float64 else 1e-6)
+    tolerance = 1e-13 if dtype == np.float64 else 1e-6
+    check_run(fused(x, y, m), expected, tolerance=tolerance)
+    check_run(parallel(x, y, m), expected, exact=False, tolerance=tolerance)
+    found = fast(x, y, m)  # contracted and reordered arithmetic: close, not equal
+    assert all(np.allclose(f, e, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-12) for f, e in zip(found, expected, strict=True))
+
+
+def test_a_sum_of_scalars_in_a_run_is_the_scalar():
+    run = fused_run("_s2s_test_scalar_sum", ("y = x * c", "s = np.sum(c * 2.0) + np.sum(y)"), ("x", "c"), ("y", "s"))
+    x = np.linspace(0.0, 1.0, 101)
+    y, s = numba.njit(lambda x, c: run(x, c))(x, 1.5)
+    assert np.array_equal(y, x * 1.5) and s == pytest.approx(3.0 + np.sum(x * 1.5), rel=1e-14)
 
 
 @pytest.mark.parametrize(
