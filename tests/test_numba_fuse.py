@@ -19,7 +19,7 @@ numba = pytest.importorskip("numba")
 from numba import types  # noqa: E402
 
 from s2s import differentiate  # noqa: E402
-from s2s.backends.numba_fuse import find_runs, fuse_runs  # noqa: E402
+from s2s.backends.numba_fuse import find_runs, fuse_runs, verify_fused  # noqa: E402
 from s2s.backends.numba_runs import fused_run, parse_run, run_source  # noqa: E402
 from s2s.backends.numba_runtime import exp_ufunc  # noqa: E402
 from s2s.check import finite_difference, relative_error  # noqa: E402
@@ -32,6 +32,8 @@ from conftest import write_module  # noqa: E402
 
 
 def dumps(source: str) -> list[str]:
+    """Each run's dump; and fusing them leaves no run (``verify_fused``)."""
+    fused_text(source)
     return [run.dump() for run in find_runs(ast.parse(textwrap.dedent(source)).body[0], {"np"})]
 
 
@@ -39,7 +41,9 @@ def fused_text(source: str) -> str:
     """The function with each run replaced by a call of ``run<k>``."""
     tree = ast.parse(textwrap.dedent(source)).body[0]
     count = iter(range(1, 100))
-    return ast.unparse(fuse_runs(tree, {"np"}, lambda run: f"run{next(count)}"))
+    fused = fuse_runs(tree, {"np"}, lambda run: f"run{next(count)}")
+    verify_fused(fused, {"np"})
+    return ast.unparse(fused)
 
 
 SEED_TANGENT = """

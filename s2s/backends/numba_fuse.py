@@ -1,9 +1,9 @@
 """Runs of elementwise statements and reductions, fused into one loop
 (numba backend).
 
-Entry point: ``fuse_runs(tree, numpy, make_run) -> ast.FunctionDef``, and
-``find_runs(tree, numpy)``, the analysis it applies (for tests, with a
-one-line ``Run.dump()``).
+Entry point: ``fuse_runs(tree, numpy, make_run) -> ast.FunctionDef``;
+``find_runs(tree, numpy)`` is the analysis it applies (each run with a
+one-line ``Run.dump()``), ``verify_fused`` checks its output.
 
 Each numpy statement materializes its own array; at a million elements a
 fresh 8 MB array costs about as much as the arithmetic that fills it. A
@@ -94,6 +94,14 @@ def fuse_runs(tree: ast.FunctionDef, numpy: set[str], make_run: Callable[[Run], 
         assign = ast.copy_location(ast.Assign([target], call), run.statements[0])
         run.block[run.start : run.stop] = [*run.moved, assign]
     return ast.fix_missing_locations(tree)
+
+
+def verify_fused(tree: ast.FunctionDef, numpy: set[str]) -> None:
+    """``fuse_runs``'s contract: no run worth fusing is left (a run's call
+    reads no element, so the statements around it cannot join up)."""
+    left = find_runs(tree, numpy)
+    if left:
+        raise AssertionError(f"runs left unfused: {'; '.join(r.dump() for r in left)}")
 
 
 def find_runs(tree: ast.FunctionDef, numpy: set[str]) -> list[Run]:

@@ -239,29 +239,44 @@ def _plan(run: _Run, args: tuple[types.Type, ...]) -> _Plan | None:
     other types than float arrays of one rank and int or float scalars, or
     no array at all."""
     env = dict(zip(run.parameters, args, strict=True))
-    arrays = [p for p, t in env.items() if isinstance(t, types.Array)]
-    if not arrays or not all(isinstance(t, (types.Array, types.Integer, types.Float)) for t in args):
-        return None
-    if len({np.dtype(as_dtype(env[a].dtype)) for a in arrays}) != 1 or as_dtype(env[arrays[0]].dtype) not in _FUSED_DTYPES:
-        return None
-    ndims = {env[a].ndim for a in arrays}
-    if len(ndims) != 1 or 0 in ndims or ndims != {1} and any(env[a].layout != "C" for a in arrays):
+    arrays = _loop_arrays(env)
+    if arrays is None:
         return None
     context = _context()
     try:
         for step in run.steps:
             env[step.target] = _typeof(step.value, env, context)
-        sums = [_Sum(n, _summand(n), _element_dtype(_typeof(_summand(n), env, context)), _typeof(n, env, context)) for s in run.steps if s.reduces for n in ast.walk(s.value) if _is_reduction(n)]
+        sums = [_summed(n, env, context) for s in run.steps if s.reduces for n in ast.walk(s.value) if _is_reduction(n)]
     except _Untyped:
         return None
     looped = {s.target: _element_dtype(env[s.target]) for s in run.steps if not s.reduces and isinstance(env[s.target], types.Array)}
-    sums = [s for s in sums if s.dtype is not None]
-    if any(d not in _FUSED_DTYPES for d in [*looped.values(), *(s.dtype for s in sums)]) or any(env[t].ndim not in ndims for t in looped):
-        return None
-    if not looped and not sums:
+    sums = [s for s in sums if s is not None]
+    ndim = env[arrays[0]].ndim
+    if not looped and not sums or any(d not in _FUSED_DTYPES for d in [*looped.values(), *(s.dtype for s in sums)]) or any(env[t].ndim != ndim for t in looped):
         return None
     after = set(run.results) | {n for s in run.steps if s.reduces for n in _names_outside_sums(s.value)}
-    return _Plan(arrays, ndims.pop(), looped, after & set(looped), sums)
+    return _Plan(arrays, ndim, looped, after & set(looped), sums)  # type: ignore[arg-type]
+
+
+def _loop_arrays(env: dict[str, types.Type]) -> list[str] | None:
+    """The array parameters, if one loop can go over them all: all float64
+    or all float32, of one rank (1, or more if C-contiguous), beside int
+    or float scalars."""
+    arrays = [p for p, t in env.items() if isinstance(t, types.Array)]
+    if not arrays or not all(isinstance(t, (types.Array, types.Integer, types.Float)) for t in env.values()):
+        return None
+    if {_element_dtype(env[a]) for a in arrays} not in ({np.dtype(np.float64)}, {np.dtype(np.float32)}):
+        return None
+    ndims = {env[a].ndim for a in arrays}
+    if len(ndims) != 1 or ndims == {0} or ndims != {1} and any(env[a].layout != "C" for a in arrays):
+        return None
+    return arrays
+
+
+def _summed(node: ast.Call, env: dict[str, types.Type], context: Any) -> _Sum | None:
+    """The reduction ``node`` as a sum to accumulate; ``None`` when it adds up a scalar."""
+    dtype = _element_dtype(_typeof(_summand(node), env, context))
+    return None if dtype is None else _Sum(node, _summand(node), dtype, _typeof(node, env, context))
 
 
 def _element_dtype(t: types.Type) -> np.dtype | None:
