@@ -4,6 +4,9 @@ Tasks, on the seed (examples/gaussian_fit.py on a grid of n points):
   A  d rs / d xs          (forward mode, one tangent pass)
   B  d rs_scalar / d xs   (forward mode, scalar output)
   C  d rs_scalar / d d    (reverse mode, the fused gradient function)
+A', B', C' are the same tasks on the seed with f written inline by hand:
+one function, whose statements the numba backend fuses into runs of one
+loop each (the code s2s gives once it inlines generated callees).
 
 Prints microseconds per derivative call through the s2s API (medians of
 repeats), the ratios, and the numba compile time (first call: compiling, or
@@ -25,7 +28,24 @@ from s2s import differentiate
 
 import jacobian as user  # the seed, its grid a module global that each size rebinds
 
-TASKS = {"A": ("rs", "xs", "forward"), "B": ("rs_scalar", "xs", "forward"), "C": ("rs_scalar", "d", "reverse")}
+x = user.x  # the grid of the inlined seed below, rebound with user.x for each size
+
+
+def rs_inline(d, xs):
+    d0 = np.exp(-1.5 * (x - xs) ** 2)
+    return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
+
+
+def rs_scalar_inline(d, xs):
+    d0 = np.exp(-1.5 * (x - xs) ** 2)
+    r = d - np.sum(d * d0) / np.sum(d0 * d0) * d0
+    return np.sum(r ** 2)
+
+
+TASKS = {
+    "A": (user.rs, "xs", "forward"), "B": (user.rs_scalar, "xs", "forward"), "C": (user.rs_scalar, "d", "reverse"),
+    "A'": (rs_inline, "xs", "forward"), "B'": (rs_scalar_inline, "xs", "forward"), "C'": (rs_scalar_inline, "d", "reverse"),
+}
 
 
 def median_us(fn, n: int) -> float:
@@ -58,13 +78,13 @@ def jax_tasks():
 
 
 def main(sizes: list[int]) -> None:
+    global x
     jaxed = jax_tasks()
     print(f"{'n':>9} {'task':>4} {'numpy us':>11} {'numba us':>11} {'jax us':>11} {'numpy/numba':>11} {'numba/jax':>9} {'compile s':>9}")
     for n in sizes:
-        user.x = np.linspace(-10.0, 10.0, n)
+        x = user.x = np.linspace(-10.0, 10.0, n)
         d = 2.5 * user.f(0.7) + 0.01 * np.random.default_rng(0).standard_normal(n)
-        for task, (name, wrt, mode) in TASKS.items():
-            fn = getattr(user, name)
+        for task, (fn, wrt, mode) in TASKS.items():
             numpy_g = differentiate(fn, wrt=wrt, mode=mode)
             numba_g = differentiate(fn, wrt=wrt, mode=mode, backend="numba")
             start = time.perf_counter()
@@ -77,7 +97,7 @@ def main(sizes: list[int]) -> None:
             if jaxed is not None:
                 tasks, jnp = jaxed
                 jd, jx = jnp.asarray(d), jnp.asarray(user.x)
-                t_jax = median_us(lambda: tasks[task](jd, 0.3, jx).block_until_ready(), n)
+                t_jax = median_us(lambda: tasks[task.rstrip("'")](jd, 0.3, jx).block_until_ready(), n)
                 jax_text, ratio_text = f"{t_jax:11.1f}", f"{t_numba / t_jax:9.2f}"
             print(
                 f"{n:>9} {task:>4} {t_numpy:11.1f} {t_numba:11.1f} {jax_text:>11} {t_numpy / t_numba:11.1f} {ratio_text:>9} {numba_g.compile_time:9.2f}"

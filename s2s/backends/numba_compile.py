@@ -13,7 +13,11 @@ every function is ``numba.njit``-ed:
   always seen, and a large array is never copied into the compiled code.
 - The user functions generated code calls (a primal ``f(xs)``) are compiled
   too, from their source, with the same treatment.
-- Each ``np.sum(<elementwise expression>)`` and ``sum_product(a, b)``
+- Runs of consecutive elementwise statements and reductions become one
+  call of a loop kernel (``numba_fuse`` finds them, ``numba_runs.fused_run``
+  writes the loop): each element computed once, only the arrays read after
+  the run stored.
+- Each other ``np.sum(<elementwise expression>)`` and ``sum_product(a, b)``
   becomes a call of a small loop kernel (``numba_runtime.fused_sum``): the
   reduction and its expression in one loop, with no temporary array.
   Elementwise expressions themselves are fused into one loop by numba's
@@ -47,13 +51,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import S2SWarning
+from .numba_fuse import ELEMENTWISE, ELEMENTWISE_OPS, Run, fuse_runs
 
 _NUMPY = "_s2s_numpy"  # the numba module's own name for numpy
-# numpy functions applied element by element: kept inside a fused reduction's loop
-ELEMENTWISE = frozenset(
-    "exp log log1p expm1 log2 log10 sqrt square abs absolute sin cos tan arcsin arccos arctan sinh cosh tanh arcsinh arccosh arctanh negative sign".split()
-)
-_ELEMENTWISE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
 
 @dataclass(frozen=True)
@@ -260,16 +260,29 @@ class _Translation:
         _Renamer(function.renames, local).visit(tree)
         _PassLifted({name: sorted(f.lifted) for name, f in self.functions.items()}).visit(tree)
         _Reversed().visit(tree)
-        _SumsAsWritten(self).visit(tree)
+        _SumsAsWritten(self).visit(tree)  # before the passes that look for np.sum
+        fuse_runs(tree, self.numpy_names(), self.run)
         _FuseSums(self).visit(tree)
         _VectorizedExp(self).visit(tree)
         tree.args.args += [ast.arg(p) for p in sorted(function.lifted)]
         tree.decorator_list = [ast.Name("_s2s_jit")]
         ast.fix_missing_locations(tree)
 
+    def numpy_names(self) -> set[str]:
+        """The names numpy goes by in the translated functions."""
+        return {_NUMPY} | {i.split(" as ")[-1] for i in self.imports if i.startswith("import numpy as ")}
+
+    def run(self, run: Run) -> str:
+        """The loop kernel of a run of statements (``numba_fuse``)."""
+        name = f"_s2s_run{sum(k.startswith('_s2s_run') for k in self.kernels) + 1}"
+        self.kernels.append(
+            f"{name} = _s2s_fused_run({name!r}, {run.texts!r}, {run.inputs!r}, {run.outputs!r}, parallel={self.options.parallel}, fastmath={self.options.fastmath})"
+        )
+        return name
+
     def kernel(self, expression: ast.expr, leaves: list[ast.expr]) -> str:
         """A fused-sum kernel for ``expression`` over parameters ``a0, a1, ...``."""
-        name = f"_s2s_sum{len(self.kernels) + 1}"
+        name = f"_s2s_sum{sum(k.startswith('_s2s_sum') for k in self.kernels) + 1}"
         parameters = tuple(f"a{i}" for i in range(len(leaves)))
         self.kernels.append(
             f"{name} = _s2s_fused_sum({name!r}, {ast.unparse(expression)!r}, {parameters!r}, parallel={self.options.parallel}, fastmath={self.options.fastmath})"
@@ -283,6 +296,7 @@ class _Translation:
             f"import numpy as {_NUMPY}",
             "import numba as _s2s_numba",
             "from s2s.backends.numba_runtime import exp_ufunc as _s2s_exp_ufunc, fused_sum as _s2s_fused_sum, reversed_range as _s2s_reversed_range",
+            "from s2s.backends.numba_runs import fused_run as _s2s_fused_run",
             "_s2s_exp = _s2s_exp_ufunc()",
             *self.imports,
             *(f"import {module} as {alias}" for alias, module in sorted(self.modules.items())),
@@ -400,7 +414,7 @@ class _SumsAsWritten(ast.NodeTransformer):
     compiled code does not pay, and numba compiles np.sum."""
 
     def __init__(self, translation: _Translation) -> None:
-        self.numpy = {_NUMPY} | {i.split(" as ")[-1] for i in translation.imports if i.startswith("import numpy as ")}
+        self.numpy = translation.numpy_names()
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
@@ -418,7 +432,7 @@ class _FuseSums(ast.NodeTransformer):
 
     def __init__(self, translation: _Translation) -> None:
         self.translation = translation
-        self.numpy = {_NUMPY} | {i.split(" as ")[-1] for i in translation.imports if i.startswith("import numpy as ")}
+        self.numpy = translation.numpy_names()
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
@@ -442,7 +456,7 @@ class _FuseSums(ast.NodeTransformer):
 
     def _elementwise(self, node: ast.expr) -> bool:
         """Is ``node`` an arithmetic tree (not a bare leaf) worth a kernel?"""
-        return isinstance(node, ast.BinOp) and isinstance(node.op, _ELEMENTWISE_OPS) or isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) or self._elementwise_call(node)
+        return isinstance(node, ast.BinOp) and isinstance(node.op, ELEMENTWISE_OPS) or isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) or self._elementwise_call(node)
 
     def _elementwise_call(self, node: ast.expr) -> bool:
         return isinstance(node, ast.Call) and self._is_numpy(node.func) and node.func.attr in ELEMENTWISE and len(node.args) == 1 and not node.keywords  # type: ignore[attr-defined]
@@ -452,7 +466,7 @@ class _FuseSums(ast.NodeTransformer):
         each other operand that is not arithmetic, becomes one."""
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
             return node
-        if isinstance(node, ast.BinOp) and isinstance(node.op, _ELEMENTWISE_OPS):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ELEMENTWISE_OPS):
             return ast.BinOp(self._parametrize(node.left, leaves), node.op, self._parametrize(node.right, leaves))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             return ast.UnaryOp(node.op, self._parametrize(node.operand, leaves))
@@ -472,7 +486,7 @@ class _VectorizedExp(ast.NodeTransformer):
     (``numba_runtime.exp_ufunc``)."""
 
     def __init__(self, translation: _Translation) -> None:
-        self.numpy = {_NUMPY} | {i.split(" as ")[-1] for i in translation.imports if i.startswith("import numpy as ")}
+        self.numpy = translation.numpy_names()
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
