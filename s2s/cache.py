@@ -89,12 +89,12 @@ def module_cache(directory: str | os.PathLike | None = None) -> "ModuleCache":
 
 def cache_key(fn: types.FunctionType, wrt: Sequence[str], mode: str) -> str:
     """The key of ``fn``'s ``mode`` derivative w.r.t. ``wrt``."""
-    digest = hashlib.sha256(repr((_compiler(), tuple(wrt), mode, _fingerprint(fn, {}))).encode())
+    digest = hashlib.sha256(repr((compiler_fingerprint(), tuple(wrt), mode, _fingerprint(fn, {}))).encode())
     return digest.hexdigest()[:KEY_LENGTH]
 
 
 @functools.cache
-def _compiler() -> tuple:
+def compiler_fingerprint() -> tuple:
     """The versions of s2s, Python and numpy, and the size and time of each
     of s2s's own files: a changed compiler (an upgrade, or a checkout under
     development with the same version number) writes new modules."""

@@ -410,3 +410,18 @@ def test_a_callee_inlined_with_a_borrowed_closure_variable_compiles(tmp_path, ca
     text = open(numba_g.compile_stats()["forward"]["path"]).read()
     tangent = text[text.index("def rs_tangent(") :].split("\n\n\n")[0]
     assert "f_jvp(" not in tangent and "_s2s_run" in tangent  # the callee's body, fused with the caller's sums
+
+
+def test_another_version_of_s2s_or_numba_compiles_from_another_file(user, cache_dir, point, monkeypatch):
+    """numba's cache checks only the module's file: machine code cached
+    against other versions of the backend's kernels must not be loaded."""
+    from s2s.backends import numba_compile
+
+    d = point["d"]
+    first = differentiate(user.rs, wrt="xs", mode="forward", cache_dir=cache_dir, backend="numba")
+    expected = first.derivative(d, 0.3)
+    monkeypatch.setattr(numba_compile, "backend_fingerprint", lambda: "another version")
+    second = differentiate(user.rs, wrt="xs", mode="forward", cache_dir=cache_dir, backend="numba")
+    assert_same(second.derivative(d, 0.3), expected)
+    paths = [g.compile_stats()["forward"]["path"] for g in (first, second)]
+    assert paths[0] != paths[1] and "# s2s and numba: another version" in open(paths[1]).read()

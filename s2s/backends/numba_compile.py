@@ -293,6 +293,7 @@ class _Translation:
         options = self.options
         header = [
             "# The numba translation of a module s2s generated; written by s2s, do not edit.",
+            f"# s2s and numba: {backend_fingerprint()}",
             f"import numpy as {_NUMPY}",
             "import numba as _s2s_numba",
             "from s2s.backends.numba_runtime import exp_ufunc as _s2s_exp_ufunc, fused_sum as _s2s_fused_sum, reversed_range as _s2s_reversed_range",
@@ -502,6 +503,19 @@ def _copy(node: ast.expr) -> ast.expr:
 
 # --------------------------------------------------------------------------
 # The module file
+
+
+def backend_fingerprint() -> str:
+    """A hash of the versions of numba and s2s (each of its files' size and
+    time). It is written into the module, so that the module's file, named
+    by a hash of its text, changes with them: numba's on-disk cache checks
+    only that file, and machine code cached against other versions of the
+    kernels in numba_runtime and numba_runs would crash the process."""
+    import numba
+
+    from ..cache import compiler_fingerprint
+
+    return hashlib.sha256(repr((compiler_fingerprint(), numba.__version__)).encode()).hexdigest()[:16]
 
 
 def _module_file(text: str, directory: Path | None) -> tuple[str, bool]:
