@@ -40,7 +40,7 @@ import types
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -98,12 +98,20 @@ def compiler_fingerprint() -> tuple:
     """The versions of s2s, Python and numpy, and the size and time of each
     of s2s's own files: a changed compiler (an upgrade, or a checkout under
     development with the same version number) writes new modules."""
-    package = Path(__file__).parent
-    files = []
-    for path in sorted(package.rglob("*.py")):
-        status = path.stat()
-        files.append((str(path.relative_to(package)), status.st_size, status.st_mtime_ns))
-    return ("s2s", __version__, platform.python_implementation(), platform.python_version(), "numpy", np.__version__, tuple(files))
+    files = tuple(_source_files(os.path.dirname(__file__), ""))
+    return ("s2s", __version__, platform.python_implementation(), platform.python_version(), "numpy", np.__version__, files)
+
+
+def _source_files(directory: str, prefix: str) -> Iterator[tuple[str, int, int]]:
+    """(path, size, time) of each .py file below ``directory``, in name
+    order: os.scandir, since pathlib's walk takes 0.8 ms of a warm first
+    call's 5."""
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        if entry.is_dir() and entry.name != "__pycache__":
+            yield from _source_files(entry.path, f"{prefix}{entry.name}/")
+        elif entry.name.endswith(".py"):
+            status = entry.stat()
+            yield (prefix + entry.name, status.st_size, status.st_mtime_ns)
 
 
 def _fingerprint(fn: types.FunctionType, memo: dict[Any, str]) -> str:
