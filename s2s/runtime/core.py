@@ -56,7 +56,16 @@ __all__ = [
 _SHAPES: dict[tuple[int, ...], tuple[int, ...]] = {}
 
 
+_NUMBERS = (float, int, complex, bool)
+
+
 def _shape(x: Any) -> tuple[int, ...]:
+    """``np.shape(x)``, fast for the arrays and Python numbers generated
+    code passes (np.shape of a float takes 0.3 us)."""
+    if type(x) is np.ndarray:
+        return x.shape
+    if type(x) in _NUMBERS:
+        return ()
     shape = getattr(x, "shape", None)
     return shape if shape is not None else np.shape(x)
 
@@ -66,9 +75,7 @@ def shape_of(x: Any) -> tuple[int, ...]:
     needs only the shape: without numpy's conversion of array scalars, and
     one shared tuple per distinct shape, so that a loop's tape holds
     references rather than a new tuple per iteration."""
-    shape = getattr(x, "shape", None)
-    if shape is None:
-        shape = np.shape(x)
+    shape = _shape(x)
     if len(_SHAPES) > 4096:  # many distinct shapes: start afresh rather than grow
         _SHAPES.clear()
     return _SHAPES.setdefault(shape, shape)
@@ -206,7 +213,7 @@ def sum_product(a: Any, b: Any) -> Any:
     of one shape, which makes no temporary array and is several times faster
     (the same sum, added in another order); ``np.sum(a * b)`` otherwise."""
     if type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape and a.dtype.kind in "fc" and b.dtype.kind in "fc":
-        return np.dot(a.ravel(), b.ravel())
+        return a.dot(b) if a.ndim == 1 else a.ravel().dot(b.ravel())  # the method: np.dot's dispatch costs 0.1 us
     return np.add.reduce(a * b, axis=None)
 
 
