@@ -173,11 +173,92 @@ def test_runs_in_branches():
         ("t = a * b\n    r = t", []),  # an alias is no computation
         ("t = a * b\n    r = np.sum(t, axis=0)", []),  # a reduction of an axis is no sum of all elements
         ("np = a\n    t = np.exp(a) * b\n    r = np.exp(t)", []),  # a local np is not numpy
-        ("t = a ** 2\n    s = np.sum(t)\n    r = np.sum(s * t)", ["t, s | in: a | out: t, s"]),  # s is not summed yet in its own run
+        # s is not summed yet in its own run; t is recomputed in the next, which then is worth a loop
+        ("t = a ** 2\n    s = np.sum(t)\n    r = np.sum(s * t)", ["t, s | in: a | out: s", "t, r | in: a, s | out: r"]),
+        ("t = np.exp(a)\n    s = np.sum(t)\n    r = np.sum(s * t)", ["t, s | in: a | out: t, s"]),  # exp is stored, not recomputed
     ],
 )
 def test_which_statements_make_a_run(body, expected):
     assert dumps(f"def f(a, b):\n    {body}\n    return r") == expected
+
+
+SEED_GRADIENT = """
+def rs_scalar_gradient(d, d0, out_bar):
+    sum1 = np.sum(d * d0)
+    d_shape = shape_of(d)
+    sum2 = np.sum(d0 * d0)
+    rs1 = d - sum1 / sum2 * d0
+    rs1_bar = 2 * out_bar * rs1
+    sum1_bar = -sum_product(d0, rs1_bar) / sum2
+    d_bar = sum_to_shape(rs1_bar, d_shape)
+    d_bar = d_bar + sum_to_shape(sum1_bar * d0, d_shape)
+    return d_bar
+"""
+
+
+def test_identities_join_runs_and_cheap_arrays_are_recomputed_not_stored():
+    """The seed's gradient: sum_to_shape is an elementwise identity; the
+    second run's d_bar, read by the third run only, is recomputed there."""
+    assert dumps(SEED_GRADIENT) == [
+        "sum1, sum2 | in: d, d0 | out: sum1, sum2 | moved: d_shape",
+        "rs1, rs1_bar, sum1_bar, d_bar | in: d, sum1, sum2, d0, out_bar, d_shape | out: sum1_bar",
+        "rs1, rs1_bar, d_bar, d_bar | in: d, sum1, sum2, d0, out_bar, d_shape, sum1_bar | out: d_bar",
+    ]
+
+
+@pytest.mark.parametrize(
+    "call, joins",
+    [
+        ("sum_to_shape(a * b, s)", True),
+        ("unbroadcast(a * b, a)", True),
+        ("broadcast_to_operands(a * b, a, b)", True),
+        ("sum_to_shape(a * b, shape_of(a))", False),  # a shape computed in the run
+        ("sum_to_shape(a * b, s, 1)", False),
+        ("unbroadcast(a * b, like=a)", False),
+    ],
+)
+def test_which_identities_join_a_run(call, joins):
+    source = f"def f(a, b, s):\n    t = a + b\n    r = {call} + t\n    return r"
+    assert dumps(source) == (["t, r | in: a, b" + (", s" if "s)" in call and "shape_of" not in call else "") + " | out: r"] if joins else [])
+
+
+@pytest.mark.parametrize(
+    "first, recomputed",
+    [
+        ("u = 2.0 * x - x * x / c", True),  # cost 1 + 1 + 1 + 4 = 7
+        ("u = np.exp(x) * c", False),  # exp is never recomputed
+        ("u = x ** 3 - c", False),
+        ("u = (x - c) / c / c + x * c", False),  # cost 11
+    ],
+)
+def test_what_is_cheap_enough_to_recompute(first, recomputed):
+    source = f"""
+    def f(x, c):
+        {first}
+        s = np.sum(u * x) + np.sum(u)
+        v = u * s
+        w = v + x
+        return w, s
+    """
+    runs = dumps(source)
+    assert runs[0].endswith("out: s" if recomputed else "out: u, s")
+    assert runs[1].startswith("u, v, w | " if recomputed else "v, w | ")
+
+
+@pytest.mark.parametrize(
+    "rest, stored",
+    [
+        ("v = u * s; w = v + x; return w, s", False),
+        ("v = u * s; w = v + x; return w, s, u", True),  # returned
+        ("v = u * s; w = v + x; z = g(u); return w, s, z", True),  # read by a statement that is no run
+        ("x = g(c); v = u * s; w = v + x; return w, s", True),  # an input of the recomputation rebound in between
+        ("v = u * s; w = v + x; u = w * w; return u, s", False),  # the later run sets it again
+    ],
+)
+def test_what_stays_stored(rest, stored):
+    body = "\n    ".join(["u = x * c + 1.0", "s = np.sum(u * x) + np.sum(u)", *rest.split("; ")])
+    first = dumps(f"def f(x, c):\n    {body}")[0]
+    assert first.startswith("u, s | ") and ("u" in first.split("out: ")[1].split(", ")) == stored
 
 
 # --------------------------------------------------------------------------
@@ -523,3 +604,48 @@ def test_runs_in_loop_bodies(user, cache_dir, name, wrt, mode):
     text = compiled_text(numba_g, mode)
     loop = text[text.index("    for k in ") :]
     assert re.search(r"^        [\w, ]+ = _s2s_run\d+\(", loop, re.MULTILINE), "a run inside the loop"
+
+
+def test_the_identity_guard_and_what_the_gradient_stores():
+    """The seed's gradient, fused: the sum_to_shape identities run the loop
+    only when the target is the arrays' shape; d_bar alone is stored."""
+    tree = ast.parse(SEED_GRADIENT).body[0]
+    runs = find_runs(tree, {"np"})
+    scalar, shape = types.float64, types.UniTuple(types.intp, 1)
+    kinds = {"d": F64, "d0": F64, "sum1": scalar, "sum2": scalar, "out_bar": scalar, "d_shape": shape, "sum1_bar": scalar}
+    second, third = (run_source(r.texts, r.inputs, r.outputs, *(kinds[i] for i in r.inputs)) for r in runs[1:])
+    assert "if in_d0.shape == in_d.shape and in_d_shape == in_d.shape:" in second
+    assert allocations(second) == [] and allocations(third) == ["v3_d_bar"]
+    assert "e_v1_rs1_bar = 2 * in_out_bar * e_v0_rs1" in third and "e_v3_d_bar = e_v2_d_bar + in_sum1_bar * in_d0[i]" in third
+    assert "v3_d_bar = v2_d_bar + sum_to_shape(in_sum1_bar * in_d0, in_d_shape)" in third  # as written, when the guard fails
+    # a target of another rank: no identity, the statements as written
+    other = run_source(runs[2].texts, runs[2].inputs, runs[2].outputs, *(types.UniTuple(types.intp, 2) if i == "d_shape" else kinds[i] for i in runs[2].inputs))
+    assert " for " not in other
+
+
+D_CASES = {
+    "vector": lambda x: 2.5 * np.exp(-1.5 * (x - 0.7) ** 2) + 0.01 * np.cos(np.arange(x.size)),
+    "length-1 against the grid": lambda x: np.array([0.8]),
+    "scalar": lambda x: 0.8,
+    "float32": lambda x: (2.5 * np.exp(-1.5 * (x - 0.7) ** 2)).astype(np.float32),
+}
+
+
+@pytest.mark.parametrize("case", list(D_CASES))
+@pytest.mark.parametrize("name, wrt, mode", [("rs_scalar", "d", "reverse"), ("rs_scalar", "xs", "reverse"), ("rs_scalar", "xs", "forward")])
+def test_identities_where_shapes_differ(user, cache_dir, case, name, wrt, mode):
+    """Through runs with sum_to_shape identities: where d broadcasts against
+    the grid, the guard fails and the statements run as written."""
+    d = D_CASES[case](user.x)
+    numpy_g, numba_g = both(user, cache_dir, name, wrt, mode)
+    index = ("d", "xs").index(wrt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)
+        found = [numba_g.derivative(d, 0.3) for _ in range(2)]
+    single = case == "float32"
+    for result in found:
+        assert np.shape(result) == np.shape(numpy_g.derivative(d, 0.3))
+        assert_derivative(result, numpy_g.derivative(d, 0.3), finite_difference(getattr(user, name), as_floats((d, 0.3)), index),
+                          fd_tolerance=1e-4 if single else 1e-6, tolerance=1e-5 if single else 1e-12)
+    runs = runs_of(compiled_text(numba_g, mode))
+    assert runs and (wrt != "d" or any(re.search(r"\b(sum_to_shape|unbroadcast)\(", text) for run in runs for text in run[1]))

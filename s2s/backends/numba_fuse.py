@@ -34,6 +34,13 @@ that reads a reduction of the current run ends it and starts the next one:
 inside the loop the reduction is not complete yet. Any other statement
 ends the run, except a side-effect-free one (``d_shape = shape_of(d)``)
 independent of the run, which moves ahead of it when the run goes on.
+
+``sum_to_shape(v, s)``, ``unbroadcast(v, like)`` and
+``broadcast_to_operands(v, *operands)`` are ``v`` itself when shapes
+agree: in a run they are elementwise identities, and the loop runs only
+when they hold (``numba_runs``). An array a run would store only for a
+later run, cheap to compute from values still unchanged there
+(``_recomputed``, ``_cost``), is recomputed by the later run instead.
 """
 
 from __future__ import annotations
@@ -49,6 +56,9 @@ ELEMENTWISE = frozenset(
 ELEMENTWISE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 UNARY_OPS = (ast.USub, ast.UAdd)
 SUM_PRODUCT = "sum_product"  # the runtime helper: sum_product(a, b) is np.sum(a * b)
+# runtime helpers that give their first argument back when shapes already agree
+# (``numba_runs`` checks when the loop runs that they do): in a run, elementwise identities
+IDENTITIES = frozenset({"sum_to_shape", "unbroadcast", "broadcast_to_operands"})
 
 # calls a statement may make and still move ahead of a run: they read their arguments, nothing else
 _PURE_CALLS = frozenset({"shape_of", "reduced_size", "len"})
@@ -132,8 +142,18 @@ class _Vocabulary:
             return False
         return node.func.value.id in self.numpy and node.func.value.id not in self.local and (names is None or node.func.attr in names) and len(node.args) == 1 and not node.keywords
 
+    def identity(self, node: ast.expr) -> bool:
+        """Is ``node`` a call of a runtime helper in ``IDENTITIES``
+        (``sum_to_shape(v, s)``, ``unbroadcast(v, like)``,
+        ``broadcast_to_operands(t, *operands)``)?"""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in IDENTITIES and node.func.id not in self.local):
+            return False
+        count = len(node.args) >= 1 if node.func.id == "broadcast_to_operands" else len(node.args) == 2
+        return count and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args)
+
     def elementwise(self, node: ast.expr) -> bool:
-        """Arithmetic on names and numbers, and elementwise numpy functions."""
+        """Arithmetic on names and numbers, elementwise numpy functions, and
+        identities (their shape arguments names or elementwise expressions)."""
         if isinstance(node, ast.Constant):
             return isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
         if isinstance(node, ast.Name):
@@ -142,6 +162,8 @@ class _Vocabulary:
             return isinstance(node.op, ELEMENTWISE_OPS) and self.elementwise(node.left) and self.elementwise(node.right)
         if isinstance(node, ast.UnaryOp):
             return isinstance(node.op, UNARY_OPS) and self.elementwise(node.operand)
+        if self.identity(node):
+            return all(self.elementwise(a) for a in node.args)  # type: ignore[attr-defined]
         return self.numpy_call(node, ELEMENTWISE) and self.elementwise(node.args[0])  # type: ignore[attr-defined]
 
     def reduction(self, node: ast.expr) -> bool:
@@ -214,11 +236,14 @@ class _Open:
     reduced: set[str] = field(default_factory=set)  # names set by its reductions
     assigned: set[str] = field(default_factory=set)
     read: set[str] = field(default_factory=set)
+    indices: list[int] = field(default_factory=list)  # of its statements in the block (none for a recomputed one)
+    recomputed: set[str] = field(default_factory=set)  # outputs a later run recomputes instead: not stored
 
     def add(self, stmt: ast.Assign, index: int, kind: str) -> None:
         self.moved += self.pending
         self.pending = []
         self.statements.append(stmt)
+        self.indices.append(index)
         self.stop = index + 1
         self.read |= _names_read([stmt])
         self.assigned.add(_target(stmt))
@@ -233,7 +258,14 @@ class _Open:
 
 
 def _block_runs(block: list[ast.stmt], chain: _Chain, vocabulary: _Vocabulary) -> list[Run]:
-    runs: list[Run] = []
+    candidates = _candidates(block, vocabulary)
+    _rematerialize(candidates, block, chain, vocabulary)
+    return [run for current in candidates for run in _closed(current, block, chain, vocabulary)]
+
+
+def _candidates(block: list[ast.stmt], vocabulary: _Vocabulary) -> list[_Open]:
+    """The block's runs, before deciding which are worth a loop."""
+    runs: list[_Open] = []
     current: _Open | None = None
     for index, stmt in enumerate(block):
         kind = vocabulary.kind(stmt)
@@ -243,30 +275,128 @@ def _block_runs(block: list[ast.stmt], chain: _Chain, vocabulary: _Vocabulary) -
         if current is not None and kind is None and vocabulary.movable(stmt) and current.independent(stmt):
             current.pending.append(stmt)
             continue
-        runs += _closed(current, block, chain, vocabulary)
+        runs += [current] if current is not None else []
         current = None
         if kind is not None:
             current = _Open(index)
             current.add(stmt, index, kind)  # type: ignore[arg-type]
-    return runs + _closed(current, block, chain, vocabulary)
+    return runs + ([current] if current is not None else [])
 
 
-def _closed(current: _Open | None, block: list[ast.stmt], chain: _Chain, vocabulary: _Vocabulary) -> list[Run]:
-    """The run ``current`` as a ``Run``, if it is worth a loop of its own:
-    two statements or more, or one with two reductions or more (single
+def _worth_a_loop(current: _Open, vocabulary: _Vocabulary) -> bool:
+    """Two statements or more, or one with two reductions or more (single
     statements are left to numba and to the one-reduction kernels)."""
-    if current is None:
+    return len(current.statements) >= 2 or vocabulary.reductions(current.statements[0].value) >= 2
+
+
+def _outputs(current: _Open, block: list[ast.stmt], chain: _Chain) -> tuple[str, ...]:
+    """The names the run sets that are read after it and not recomputed there."""
+    statements = tuple(current.statements)
+    live = _live_after(block, current.stop, chain, statements, _inputs(statements)) - current.recomputed
+    return tuple(dict.fromkeys(_target(s) for s in statements if _target(s) in live))
+
+
+def _closed(current: _Open, block: list[ast.stmt], chain: _Chain, vocabulary: _Vocabulary) -> list[Run]:
+    """The run ``current`` as a ``Run``, if it is worth a loop of its own."""
+    if not _worth_a_loop(current, vocabulary):
         return []
     statements = tuple(current.statements)
-    if len(statements) < 2 and vocabulary.reductions(statements[0].value) < 2:
-        return []
     inputs = _inputs(statements)
-    live = _live_after(block, current.stop, chain, statements, inputs)
-    outputs = tuple(dict.fromkeys(_target(s) for s in statements if _target(s) in live))
+    outputs = _outputs(current, block, chain)
     if not outputs:
         return []  # nothing read after it: leave dead code as it is
     texts = tuple(ast.unparse(_numpy_as_np(s, vocabulary.numpy)) for s in statements)
     return [Run(block, current.start, current.stop, statements, tuple(current.moved), inputs, outputs, texts)]
+
+
+# --------------------------------------------------------------------------
+# Recomputing instead of storing
+
+RECOMPUTE_BUDGET = 8  # the most a recomputed element may cost (``_cost``)
+_CHEAP_CALLS = {"abs": 1, "absolute": 1, "negative": 1, "square": 1, "sign": 1, "sqrt": 4}
+
+
+def _cost(node: ast.expr, vocabulary: _Vocabulary) -> float:
+    """What computing one element of ``node`` again costs, in additions:
+    ``+``, ``-``, ``*``, unary minus, ``** 2``, ``abs`` 1; ``/`` and
+    ``sqrt`` 4; exp, log, trigonometric functions and other powers are
+    never recomputed (infinite cost); names, numbers and identities nothing.
+
+    An array one run stores and a later run reads back costs each element
+    8 bytes written and 8 read, and a fresh array its pages faulted in:
+    some 2 ns a float64 element at about 10 GB/s, where a vectorized loop
+    adds or multiplies in a fraction of a nanosecond and divides in about
+    one. So recomputing up to ``RECOMPUTE_BUDGET`` of them beats the trip
+    through memory; a transcendental function (tens of operations) does not."""
+    if isinstance(node, (ast.Name, ast.Constant)):
+        return 0
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Pow):
+            own = 1 if isinstance(node.right, ast.Constant) and node.right.value == 2 else float("inf")
+        else:
+            own = 4 if isinstance(node.op, ast.Div) else 1
+        return own + _cost(node.left, vocabulary) + _cost(node.right, vocabulary)
+    if isinstance(node, ast.UnaryOp):
+        return (1 if isinstance(node.op, ast.USub) else 0) + _cost(node.operand, vocabulary)
+    if vocabulary.identity(node):
+        return _cost(node.args[0], vocabulary)  # type: ignore[attr-defined]
+    if vocabulary.numpy_call(node, frozenset(_CHEAP_CALLS)):
+        return _CHEAP_CALLS[node.func.attr] + _cost(node.args[0], vocabulary)  # type: ignore[attr-defined]
+    return float("inf")
+
+
+def _rematerialize(candidates: list[_Open], block: list[ast.stmt], chain: _Chain, vocabulary: _Vocabulary) -> None:
+    """Let each run recompute, at its start, the statements of earlier runs
+    that give it an input ``_recomputed`` allows; the earlier run then
+    stores no array for that input."""
+    for k, later in enumerate(candidates):
+        prefix: dict[int, tuple[tuple[int, int], ast.Assign]] = {}
+        for name in _inputs(tuple(later.statements)):
+            owner = next((j for j in reversed(range(k)) if name in candidates[j].assigned), None)
+            if owner is None:
+                continue
+            earlier = candidates[owner]
+            slice_ = _recomputed(name, earlier, later, block, chain, vocabulary)
+            if slice_ is not None:
+                earlier.recomputed.add(name)
+                prefix.update({id(earlier.statements[p]): ((owner, p), earlier.statements[p]) for p in slice_})
+        copies = [stmt for _, stmt in sorted(prefix.values(), key=lambda item: item[0])]
+        later.statements[:0] = copies
+        later.indices[:0] = [later.start - 1] * len(copies)
+        later.read |= _names_read(copies)
+        later.assigned |= {_target(s) for s in copies}
+
+
+def _recomputed(name: str, earlier: _Open, later: _Open, block: list[ast.stmt], chain: _Chain, vocabulary: _Vocabulary) -> list[int] | None:
+    """The positions in ``earlier`` of the statements that compute ``name``
+    from its inputs, if ``later`` may run them again instead of reading
+    an array: ``earlier`` still is a loop of its own with another output;
+    the statements are elementwise and cheap (``_cost``); the names they
+    read and set are not set again before ``later``, nor is ``name`` read;
+    and ``later`` is the last to read ``name`` (it sets it, or it is dead)."""
+    if not _worth_a_loop(earlier, vocabulary) or name in earlier.reduced or not set(_outputs(earlier, block, chain)) - {name}:
+        return None
+    position = max(p for p, s in enumerate(earlier.statements) if _target(s) == name)
+    slice_, needed = [], {name}
+    for p in reversed(range(position + 1)):
+        stmt = earlier.statements[p]
+        if _target(stmt) in needed:
+            if vocabulary.kind(stmt) != "elementwise":
+                return None
+            needed = (needed - {_target(stmt)}) | set(_operand_names(stmt.value))
+            slice_.insert(0, p)
+    statements = [earlier.statements[p] for p in slice_]
+    if sum(_cost(s.value, vocabulary) for s in statements) > RECOMPUTE_BUDGET:
+        return None
+    between = block[earlier.indices[position] + 1 : later.start] + list(later.moved)
+    touched = needed | {_target(s) for s in statements}
+    if any(_names_set(s) & touched for s in between) or name in _names_read(block[earlier.stop : later.start] + list(later.moved)):
+        return None
+    if name not in {_target(s) for s in later.statements}:
+        inputs = _inputs(tuple(later.statements))
+        if name in _live_after(block, later.stop, chain, tuple(later.statements), inputs):
+            return None
+    return slice_
 
 
 def _inputs(statements: tuple[ast.Assign, ...]) -> tuple[str, ...]:

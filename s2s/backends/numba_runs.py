@@ -41,6 +41,11 @@ order of summation differs: a reduction adds into 64 partial sums, which
 keeps the loop vectorizable without ``fastmath`` (a single running sum is a
 chain the compiler may not reorder). For any other types the implementation
 is the statements as written.
+
+``sum_to_shape(v, s)``, ``unbroadcast(v, like)`` and
+``broadcast_to_operands(v, *operands)`` are computed as ``v`` in the loop
+(the helpers give ``v`` back when shapes agree); the loop's check of
+shapes includes ``s == <the arrays' shape>`` for each ``sum_to_shape``.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ from numba.core.registry import cpu_target
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
-from .numba_runtime import _implementation, _with_signature, exp_ufunc, sum_product
+from .numba_runtime import _implementation, _shape_type_length, _with_signature, broadcast_to_operands, exp_ufunc, sum_product, sum_to_shape, unbroadcast
 
 LANES = 64  # partial sums of a reduction: element i adds into lane i % LANES
 _FUSED_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -66,6 +71,7 @@ _OPERATORS: dict[type, Callable] = {
     ast.USub: operator.neg, ast.UAdd: operator.pos,
 }
 _EXP = "_s2s_exp"  # the vectorizable exp (numba_runtime.exp_ufunc), as generated code spells it
+_HELPERS = {"sum_product": sum_product, "sum_to_shape": sum_to_shape, "unbroadcast": unbroadcast, "broadcast_to_operands": broadcast_to_operands}
 
 
 def fused_run(name: str, statements: tuple[str, ...], inputs: tuple[str, ...], outputs: tuple[str, ...], parallel: bool = False, fastmath: bool = False) -> Callable:
@@ -73,12 +79,12 @@ def fused_run(name: str, statements: tuple[str, ...], inputs: tuple[str, ...], o
     tuple) as ``statements`` set them; compiled by numba as one loop when
     the argument types allow (see the module's docstring)."""
     run = parse_run(statements, inputs, outputs)
-    stub = _implementation(_source(run, None, "impl").replace("def impl(", f"def {name}(", 1), name, sum_product=sum_product)
+    stub = _implementation(_source(run, None, "impl").replace("def impl(", f"def {name}(", 1), name, **_HELPERS)
     options = {"parallel": parallel, "fastmath": fastmath, "error_model": "numpy"}
 
     def typed(*args: types.Type) -> Callable:
         plan = _plan(run, args)
-        return _implementation(_source(run, plan, "impl", parallel=parallel, fastmath=fastmath), sum_product=sum_product)
+        return _implementation(_source(run, plan, "impl", parallel=parallel, fastmath=fastmath), **_HELPERS)
 
     overload(stub, jit_options=options)(_with_signature(typed, run.parameters))
     return stub
@@ -163,6 +169,16 @@ def _is_reduction(node: ast.AST) -> bool:
     return _numpy_function(node) == "sum" or isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "sum_product"
 
 
+def _identity(node: ast.AST) -> str | None:
+    """The helper's name, for a call ``sum_to_shape(v, s)``,
+    ``unbroadcast(v, like)`` or ``broadcast_to_operands(v, *operands)``:
+    ``v`` itself when shapes agree (``numba_runtime``'s implementations
+    return their argument then), which the loop computes element by element."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("sum_to_shape", "unbroadcast", "broadcast_to_operands") and node.args:
+        return node.func.id
+    return None
+
+
 def _summand(node: ast.Call) -> ast.expr:
     """What a reduction adds up: ``a * b`` for ``sum_product(a, b)``."""
     return node.args[0] if _numpy_function(node) == "sum" else ast.BinOp(node.args[0], ast.Mult(), node.args[1])
@@ -194,6 +210,8 @@ def _typeof(node: ast.expr, env: dict[str, types.Type], context: Any) -> types.T
         return _resolve(context, _OPERATORS[type(node.op)], [_typeof(node.left, env, context), _typeof(node.right, env, context)])
     if isinstance(node, ast.UnaryOp):
         return _resolve(context, _OPERATORS[type(node.op)], [_typeof(node.operand, env, context)])
+    if _identity(node) is not None:
+        return _identity_type(_identity(node), [_typeof(a, env, context) for a in node.args])  # type: ignore[arg-type, attr-defined]
     if isinstance(node, ast.Call) and _is_reduction(node):
         return _resolve(context, context.resolve_value_type(np.sum), [_typeof(_summand(node), env, context)])
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == _EXP:
@@ -201,6 +219,33 @@ def _typeof(node: ast.expr, env: dict[str, types.Type], context: Any) -> types.T
     if isinstance(node, ast.Call) and _numpy_function(node) is not None:
         return _resolve(context, context.resolve_value_type(getattr(np, _numpy_function(node))), [_typeof(a, env, context) for a in node.args])  # type: ignore[arg-type]
     raise _Untyped(ast.unparse(node))
+
+
+def _identity_type(helper: str, args: list[types.Type]) -> types.Type:
+    """The type of an identity's first argument, when the helper gives that
+    argument back once the loop's arrays have one shape (the loop's guard
+    checks a ``sum_to_shape`` target): an array with a target of its rank
+    (a ``like`` array of its rank, operands arrays of its rank or
+    numbers), or a number with a target of none (numbers). Else the
+    helper may reduce or broadcast: ``_Untyped``, the statements as written."""
+    value, rest = args[0], args[1:]
+    number = (types.Integer, types.Float)
+    rank = value.ndim if isinstance(value, types.Array) else 0 if isinstance(value, number) else None
+    if rank is None:
+        raise _Untyped(f"{helper} of {value}")
+
+    def fits(t: types.Type) -> bool:
+        return isinstance(t, types.Array) and t.ndim == rank or isinstance(t, number) and rank == 0
+
+    if helper == "sum_to_shape":
+        ok = _shape_type_length(rest[0]) == rank
+    elif helper == "unbroadcast":
+        ok = fits(rest[0])
+    else:
+        ok = all(fits(t) or isinstance(t, number) for t in rest)
+    if not ok:
+        raise _Untyped(f"{helper} of {args}")
+    return value
 
 
 def _resolve(context: Any, function: Any, args: list[types.Type]) -> types.Type:
@@ -232,6 +277,7 @@ class _Plan:
     looped: dict[str, np.dtype]  # array statements: computed element by element, with their dtype
     kept: set[str]  # looped statements stored in arrays: read after the run, or after the loop
     sums: list[_Sum] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)  # shapes of sum_to_shape identities: the loop runs when they are the arrays' shape
 
 
 def _plan(run: _Run, args: tuple[types.Type, ...]) -> _Plan | None:
@@ -255,15 +301,16 @@ def _plan(run: _Run, args: tuple[types.Type, ...]) -> _Plan | None:
     if not looped and not sums or any(d not in _FUSED_DTYPES for d in [*looped.values(), *(s.dtype for s in sums)]) or any(env[t].ndim != ndim for t in looped):
         return None
     after = set(run.results) | {n for s in run.steps if s.reduces for n in _names_outside_sums(s.value)}
-    return _Plan(arrays, ndim, looped, after & set(looped), sums)  # type: ignore[arg-type]
+    targets = [ast.unparse(n.args[1]) for s in run.steps if s.reduces or s.target in looped for n in ast.walk(s.value) if _identity(n) == "sum_to_shape" and isinstance(_typeof(n.args[0], env, context), types.Array)]  # type: ignore[attr-defined]
+    return _Plan(arrays, ndim, looped, after & set(looped), sums, list(dict.fromkeys(targets)))  # type: ignore[arg-type]
 
 
 def _loop_arrays(env: dict[str, types.Type]) -> list[str] | None:
     """The array parameters, if one loop can go over them all: all float64
     or all float32, of one rank (1, or more if C-contiguous), beside int
-    or float scalars."""
+    or float scalars and shape tuples."""
     arrays = [p for p, t in env.items() if isinstance(t, types.Array)]
-    if not arrays or not all(isinstance(t, (types.Array, types.Integer, types.Float)) for t in env.values()):
+    if not arrays or not all(isinstance(t, (types.Array, types.Integer, types.Float)) or _shape_type_length(t) is not None for t in env.values()):
         return None
     if {_element_dtype(env[a]) for a in arrays} not in ({np.dtype(np.float64)}, {np.dtype(np.float32)}):
         return None
@@ -303,7 +350,7 @@ def _source(run: _Run, plan: _Plan | None, name: str, parallel: bool = False, fa
         return header + _lines([_assignment(s) for s in run.steps], 1) + f"    return {result}\n"
     hoisted = [s for s in run.steps if not s.reduces and s.target not in plan.looped]
     rest = [s for s in run.steps if s not in hoisted]
-    same = " and ".join(f"{a}.shape == {plan.arrays[0]}.shape" for a in plan.arrays[1:]) or "True"
+    same = " and ".join([f"{a}.shape == {plan.arrays[0]}.shape" for a in plan.arrays[1:]] + [f"{t} == {plan.arrays[0]}.shape" for t in plan.targets]) or "True"
     return (
         header
         + _lines([_assignment(s) for s in hoisted], 1)
@@ -365,6 +412,8 @@ def _body(run: _Run, plan: _Plan, accumulator: Callable[[int], str]) -> list[str
 
     def element(node: ast.expr) -> ast.expr:
         def read(name: ast.AST) -> ast.expr | None:
+            if _identity(name) is not None:
+                return element(name.args[0])  # type: ignore[attr-defined]
             if not isinstance(name, ast.Name):
                 return None
             if name.id in arrays:
