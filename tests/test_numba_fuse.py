@@ -211,6 +211,8 @@ def test_identities_join_runs_and_cheap_arrays_are_recomputed_not_stored():
     [
         ("sum_to_shape(a * b, s)", True),
         ("unbroadcast(a * b, a)", True),
+        ("broadcast_like(a * b, a)", True),
+        ("broadcast_like(a * b, like=a)", False),
         ("broadcast_to_operands(a * b, a, b)", True),
         ("sum_to_shape(a * b, shape_of(a))", False),  # a shape computed in the run
         ("sum_to_shape(a * b, s, 1)", False),
@@ -442,6 +444,10 @@ def rs_scalar(d, xs):
     return np.sum(r ** 2)
 
 
+def rs_scalar_of_rs(d, xs):
+    return np.sum(rs(d, xs) ** 2)
+
+
 def chain(a, b):
     t = np.sin(a) * b + 0.5
     u = np.exp(-t * t) / (1.0 + b * b)
@@ -649,3 +655,21 @@ def test_identities_where_shapes_differ(user, cache_dir, case, name, wrt, mode):
                           fd_tolerance=1e-4 if single else 1e-6, tolerance=1e-5 if single else 1e-12)
     runs = runs_of(compiled_text(numba_g, mode))
     assert runs and (wrt != "d" or any(re.search(r"\b(sum_to_shape|unbroadcast)\(", text) for run in runs for text in run[1]))
+
+
+@pytest.mark.parametrize("case", list(D_CASES))
+def test_the_tangent_of_an_inlined_callee_is_summed_in_the_run(user, cache_dir, case):
+    """The inlined jvp of rs returns broadcast_like(out_dot, out), an
+    identity when d has the grid's shape: the tangent of the output is
+    summed in the loop, never stored."""
+    d = D_CASES[case](user.x)
+    numpy_g, numba_g = both(user, cache_dir, "rs_scalar_of_rs", "xs", "forward")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)
+        found = numba_g.derivative(d, 0.3)
+    single = case == "float32"
+    assert_derivative(found, numpy_g.derivative(d, 0.3), finite_difference(user.rs_scalar_of_rs, as_floats((d, 0.3)), 1),
+                      fd_tolerance=1e-4 if single else 1e-6, tolerance=1e-5 if single else 1e-12)
+    runs = runs_of(compiled_text(numba_g, "forward"))
+    assert any(text.startswith("rs1_dot = broadcast_like(") for run in runs for text in run[1])
+    assert not any("rs1_dot" in run[3] for run in runs)  # never stored

@@ -35,8 +35,8 @@ inside the loop the reduction is not complete yet. Any other statement
 ends the run, except a side-effect-free one (``d_shape = shape_of(d)``)
 independent of the run, which moves ahead of it when the run goes on.
 
-``sum_to_shape(v, s)``, ``unbroadcast(v, like)`` and
-``broadcast_to_operands(v, *operands)`` are ``v`` itself when shapes
+``sum_to_shape(v, s)``, ``unbroadcast(v, like)``, ``broadcast_like(v, like)``
+and ``broadcast_to_operands(v, *operands)`` are ``v`` itself when shapes
 agree: in a run they are elementwise identities, and the loop runs only
 when they hold (``numba_runs``). An array a run would store only for a
 later run, cheap to compute from values still unchanged there
@@ -58,7 +58,7 @@ UNARY_OPS = (ast.USub, ast.UAdd)
 SUM_PRODUCT = "sum_product"  # the runtime helper: sum_product(a, b) is np.sum(a * b)
 # runtime helpers that give their first argument back when shapes already agree
 # (``numba_runs`` checks when the loop runs that they do): in a run, elementwise identities
-IDENTITIES = frozenset({"sum_to_shape", "unbroadcast", "broadcast_to_operands"})
+IDENTITIES = frozenset({"sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands"})
 
 # calls a statement may make and still move ahead of a run: they read their arguments, nothing else
 _PURE_CALLS = frozenset({"shape_of", "reduced_size", "len"})
@@ -145,7 +145,7 @@ class _Vocabulary:
     def identity(self, node: ast.expr) -> bool:
         """Is ``node`` a call of a runtime helper in ``IDENTITIES``
         (``sum_to_shape(v, s)``, ``unbroadcast(v, like)``,
-        ``broadcast_to_operands(t, *operands)``)?"""
+        ``broadcast_like(v, like)``, ``broadcast_to_operands(t, *operands)``)?"""
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in IDENTITIES and node.func.id not in self.local):
             return False
         count = len(node.args) >= 1 if node.func.id == "broadcast_to_operands" else len(node.args) == 2

@@ -42,8 +42,8 @@ keeps the loop vectorizable without ``fastmath`` (a single running sum is a
 chain the compiler may not reorder). For any other types the implementation
 is the statements as written.
 
-``sum_to_shape(v, s)``, ``unbroadcast(v, like)`` and
-``broadcast_to_operands(v, *operands)`` are computed as ``v`` in the loop
+``sum_to_shape(v, s)``, ``unbroadcast(v, like)``, ``broadcast_like(v, like)``
+and ``broadcast_to_operands(v, *operands)`` are computed as ``v`` in the loop
 (the helpers give ``v`` back when shapes agree); the loop's check of
 shapes includes ``s == <the arrays' shape>`` for each ``sum_to_shape``.
 """
@@ -62,7 +62,7 @@ from numba.core.registry import cpu_target
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
-from .numba_runtime import _implementation, _shape_type_length, _with_signature, broadcast_to_operands, exp_ufunc, sum_product, sum_to_shape, unbroadcast
+from .numba_runtime import _implementation, _shape_type_length, _with_signature, broadcast_like, broadcast_to_operands, exp_ufunc, sum_product, sum_to_shape, unbroadcast
 
 LANES = 64  # partial sums of a reduction: element i adds into lane i % LANES
 _FUSED_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -71,7 +71,7 @@ _OPERATORS: dict[type, Callable] = {
     ast.USub: operator.neg, ast.UAdd: operator.pos,
 }
 _EXP = "_s2s_exp"  # the vectorizable exp (numba_runtime.exp_ufunc), as generated code spells it
-_HELPERS = {"sum_product": sum_product, "sum_to_shape": sum_to_shape, "unbroadcast": unbroadcast, "broadcast_to_operands": broadcast_to_operands}
+_HELPERS = {"sum_product": sum_product, "sum_to_shape": sum_to_shape, "unbroadcast": unbroadcast, "broadcast_like": broadcast_like, "broadcast_to_operands": broadcast_to_operands}
 
 
 def fused_run(name: str, statements: tuple[str, ...], inputs: tuple[str, ...], outputs: tuple[str, ...], parallel: bool = False, fastmath: bool = False) -> Callable:
@@ -171,10 +171,11 @@ def _is_reduction(node: ast.AST) -> bool:
 
 def _identity(node: ast.AST) -> str | None:
     """The helper's name, for a call ``sum_to_shape(v, s)``,
-    ``unbroadcast(v, like)`` or ``broadcast_to_operands(v, *operands)``:
+    ``unbroadcast(v, like)``, ``broadcast_like(v, like)`` or
+    ``broadcast_to_operands(v, *operands)``:
     ``v`` itself when shapes agree (``numba_runtime``'s implementations
     return their argument then), which the loop computes element by element."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("sum_to_shape", "unbroadcast", "broadcast_to_operands") and node.args:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands") and node.args:
         return node.func.id
     return None
 
@@ -239,7 +240,7 @@ def _identity_type(helper: str, args: list[types.Type]) -> types.Type:
 
     if helper == "sum_to_shape":
         ok = _shape_type_length(rest[0]) == rank
-    elif helper == "unbroadcast":
+    elif helper in ("unbroadcast", "broadcast_like"):
         ok = fits(rest[0])
     else:
         ok = all(fits(t) or isinstance(t, number) for t in rest)
