@@ -2,8 +2,10 @@
 
 Entry point: ``generate(fn, wrt, mode) -> Generated``. It runs the stages in
 order — front end (already done: ``fn`` is a ``FunctionSource``), normal
-form, activity, forward or reverse emission, module emission — and writes
-one function per (user function, activity) pair the derivative needs.
+form, activity, forward or reverse emission, the derivative-only entries
+(``prune``) with their callees inlined (``inline``), module emission — and
+writes one function per (user function, activity) pair the derivative
+needs.
 """
 
 from __future__ import annotations
