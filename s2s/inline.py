@@ -80,6 +80,7 @@ class _Inliner:
         self.borrowed: dict[str, tuple[str, str]] = {}
         self.fresh: dict[str, int] = {}  # a callee's local renamed into the entry -> inlining depth (1: a callee of the entry)
         self.depth = 0
+        self.size = len(tree.body)  # top-level statements, as inlining grows them
 
     def inline_once(self) -> bool:
         """Inline every inlinable call at the top level; whether any was."""
@@ -87,18 +88,18 @@ class _Inliner:
         changed = False
         self.depth += 1
         for stmt in self.tree.body:
-            inlined = self._inlined(stmt, len(body))
+            inlined = self._inlined(stmt)
             changed |= inlined is not None
             body += inlined if inlined is not None else [stmt]
         self.tree.body = body
         return changed
 
-    def _inlined(self, stmt: ast.stmt, done: int) -> list[ast.stmt] | None:
+    def _inlined(self, stmt: ast.stmt) -> list[ast.stmt] | None:
         call = _call_statement(stmt)
         if call is None or call.func.id not in self.callees:  # type: ignore[union-attr]
             return None
         callee = self.callees[call.func.id]  # type: ignore[union-attr]
-        if not _inlinable(callee.tree, call) or done + len(self.tree.body) + len(callee.tree.body) > MAX_STATEMENTS:
+        if not _inlinable(callee.tree, call) or self.size + len(callee.tree.body) > MAX_STATEMENTS:
             return None
         borrowed = self._borrowings(callee, call.func.id)  # type: ignore[union-attr]
         if borrowed is None:
@@ -107,6 +108,7 @@ class _Inliner:
         taken = _names(self.tree) | self.module_names | _free_names(callee.tree) | set(self.fresh)
         inlined, fresh = _substituted(stmt, call, callee.tree, taken)  # type: ignore[arg-type]
         self.fresh.update(dict.fromkeys(fresh, self.depth))
+        self.size += len(inlined) - 1
         return inlined
 
     def _borrowings(self, callee: Callee, callee_name: str) -> dict[str, tuple[str, str]] | None:
@@ -129,16 +131,15 @@ class _Inliner:
             meaning = self._meaning(callee_fn, name)
             if meaning is None:
                 return None
-            if name in self.borrowed:
+            if name in self.borrowed:  # as an earlier callee lends it
                 current = self._meaning(self.callees[self.borrowed[name][0]].owner.function, name)
-            elif name in entry_reads or name in entry_fn.__code__.co_freevars:
+            elif name in entry_reads or name in entry_fn.__code__.co_freevars:  # as the entry's own scope has it
                 current = self._meaning(entry_fn, name)
+            elif meaning[0] == "closure" or meaning[0] == "global" and entry_fn.__globals__ is callee_fn.__globals__:
+                borrowed[name] = (callee_name, meaning[0])  # new to the entry: read where the callee reads it
+                continue
             else:
-                current = meaning if meaning[0] == "builtin" or meaning[0] == "global" and entry_fn.__globals__ is callee_fn.__globals__ else None
-                if current is meaning and meaning[0] == "global":
-                    borrowed[name] = (callee_name, "global")
-                elif current is None and meaning[0] == "closure":
-                    borrowed[name], current = (callee_name, "closure"), meaning
+                current = meaning if meaning[0] == "builtin" else None
             if current is None or current[0] != meaning[0] or current[1] is not meaning[1]:
                 return None
         return borrowed
