@@ -425,3 +425,25 @@ def test_another_version_of_s2s_or_numba_compiles_from_another_file(user, cache_
     assert_same(second.derivative(d, 0.3), expected)
     paths = [g.compile_stats()["forward"]["path"] for g in (first, second)]
     assert paths[0] != paths[1] and "# s2s and numba: another version" in open(paths[1]).read()
+
+
+REDUCE_CODE = """
+import numpy as np
+
+
+def rows(A, w):
+    return np.sum(np.add.reduce(A * w) ** 2) + np.add.reduce(w * w, axis=None)
+"""
+
+
+def test_the_ufunc_reduction_keeps_its_axis_in_compiled_code(tmp_path, cache_dir, point):
+    """np.add.reduce(a) sums along axis 0, np.sum(a) along all: the
+    translation to numba's np.sum keeps the difference."""
+    rows = write_module(tmp_path, REDUCE_CODE, "s2s_numba_reduce").rows
+    A, v = point["A"], point["v"]
+    numpy_g = differentiate(rows, wrt="w", mode="reverse", cache_dir=cache_dir)
+    numba_g = differentiate(rows, wrt="w", mode="reverse", cache_dir=cache_dir, backend="numba")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)
+        found = numba_g.derivative(A, v)
+    assert_same(found, numpy_g.derivative(A, v), finite_difference(rows, (A, v), 1))

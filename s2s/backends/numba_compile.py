@@ -423,6 +423,8 @@ class _SumsAsWritten(ast.NodeTransformer):
         if isinstance(func, ast.Attribute) and func.attr == "reduce" and isinstance(func.value, ast.Attribute) and func.value.attr == "add":
             if isinstance(func.value.value, ast.Name) and func.value.value.id in self.numpy:
                 node.func = ast.Attribute(func.value.value, "sum", ast.Load())
+                if len(node.args) < 2 and not any(k.arg == "axis" for k in node.keywords):
+                    node.keywords.append(ast.keyword("axis", ast.Constant(0)))  # the ufunc reduces along axis 0 by default, np.sum along all
                 node.keywords = [k for k in node.keywords if not (k.arg == "axis" and isinstance(k.value, ast.Constant) and k.value.value is None)]
         return node
 
