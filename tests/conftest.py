@@ -89,10 +89,14 @@ def pytest_unconfigure(config):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The number of random programs tried, when their properties ran."""
+    """The number of random programs tried, when their properties ran (and
+    how many of their sweeps the numba backend compiled)."""
     module = sys.modules.get("test_random_programs")
     if module is not None and module.TRIED["programs"]:
         terminalreporter.write_line(module.summary())
+    numba_programs = sys.modules.get("test_numba_random_programs")
+    if numba_programs is not None and numba_programs.COMPILED:
+        terminalreporter.write_line(numba_programs.summary())
 
 
 def pytest_addoption(parser):
