@@ -447,3 +447,44 @@ def test_the_ufunc_reduction_keeps_its_axis_in_compiled_code(tmp_path, cache_dir
         warnings.simplefilter("error", S2SWarning)
         found = numba_g.derivative(A, v)
     assert_same(found, numpy_g.derivative(A, v), finite_difference(rows, (A, v), 1))
+
+
+POWER_CODE = """
+import numpy as np
+
+
+def powers(x, p):
+    return np.sum(x ** p) + np.sum((x + 1.0) ** (2.0 * p))
+"""
+
+
+@pytest.mark.parametrize("wrt", ["x", "p", ("x", "p")])
+@pytest.mark.parametrize("p", [1.7, np.array([0.0, 1.5, 2.5, 3.0]), np.float32(1.5)], ids=["number", "vector with a zero", "float32"])
+def test_powers_with_a_varied_exponent_compile(tmp_path, cache_dir, wrt, p):
+    """x ** p with p varied: the partials power_base_partial and xlogy run
+    compiled (forward mode: a jvp along a direction; reverse mode: the
+    gradient), broadcast as numpy broadcasts, 0 where numpy's helpers give 0."""
+    powers = write_module(tmp_path, POWER_CODE, "s2s_numba_powers").powers
+    x = np.array([0.5, 1.25, 2.0, 0.75]) if np.ndim(p) == 0 else np.array([0.5, 1.25, 2.0, 0.0])
+    names = (wrt,) if isinstance(wrt, str) else wrt
+    values = {"x": x, "p": p}
+    rng = np.random.default_rng(3)
+    tangents = [rng.standard_normal(np.shape(values[n])) if np.ndim(values[n]) else 0.7 for n in names]
+    single = isinstance(p, np.float32)
+    tolerance = 1e-6 if single else 1e-12
+    for mode in ("forward", "reverse"):
+        numpy_g = differentiate(powers, wrt=wrt, mode=mode, cache_dir=cache_dir)
+        numba_g = differentiate(powers, wrt=wrt, mode=mode, cache_dir=cache_dir, backend="numba")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", S2SWarning)  # compiled, no fallback
+            found = numba_g.jvp((x, p), tangents)[1] if mode == "forward" else numba_g.derivative(x, p)
+        expected = numpy_g.jvp((x, p), tangents)[1] if mode == "forward" else numpy_g.derivative(x, p)
+        for a, b in zip(*(r if isinstance(r, tuple) else (r,) for r in (found, expected)), strict=True):
+            assert relative_error(a, b) < tolerance
+        if mode == "forward" and not single and np.all(x > 0):
+            h = 1e-6
+            shifted = [{**values, **{n: values[n] + sign * h * t for n, t in zip(names, tangents)}} for sign in (1, -1)]
+            difference = (powers(shifted[0]["x"], shifted[0]["p"]) - powers(shifted[1]["x"], shifted[1]["p"])) / (2 * h)
+            assert relative_error(found, difference) < 1e-6
+        text = open(numba_g.compile_stats()[mode]["path"]).read()
+        assert ("power_base_partial" in text) == ("x" in names) and ("xlogy" in text) == ("p" in names)

@@ -17,13 +17,13 @@ Imported only when the numba backend is used: it imports numba.
 from __future__ import annotations
 
 import ast
-from typing import Any, Callable
-
-import numpy as np
 import cmath
 import functools
+import math
+from typing import Any, Callable
 
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic, overload
@@ -33,13 +33,13 @@ from ..runtime import core, linalg
 
 __all__ = [
     "HELPERS", "fused_sum", "exp_ufunc", "reversed_range", "shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands", "owned_like",
-    "zeros_like", "frozen", "sum_product", "matmul_adjoint_a", "matmul_adjoint_b", "reduced_size",
+    "zeros_like", "frozen", "sum_product", "matmul_adjoint_a", "matmul_adjoint_b", "reduced_size", "power_base_partial", "xlogy",
 ]
 
 # The helpers of s2s.runtime that compiled code can call; a module calling any other falls back to numpy.
 HELPERS = (
     "shape_of", "sum_to_shape", "unbroadcast", "broadcast_like", "broadcast_to_operands", "owned_like", "zeros_like", "frozen", "sum_product",
-    "matmul_adjoint_a", "matmul_adjoint_b", "reduced_size",
+    "matmul_adjoint_a", "matmul_adjoint_b", "reduced_size", "power_base_partial", "xlogy",
 )
 
 
@@ -89,6 +89,14 @@ def frozen(x: Any) -> Any:
 
 def sum_product(a: Any, b: Any) -> Any:
     return core.sum_product(a, b)
+
+
+def power_base_partial(x: Any, p: Any) -> Any:
+    return core.power_base_partial(x, p)
+
+
+def xlogy(x: Any, y: Any) -> Any:
+    return core.xlogy(x, y)
 
 
 def reversed_range(r: range) -> range:
@@ -468,3 +476,41 @@ def exp_ufunc() -> Callable:
     to float32), cmath's exp for complex numbers."""
     # narrower types first: numpy picks the first loop its inputs cast to safely
     return numba.vectorize(["float32(float32)", "float64(float64)", "complex64(complex64)", "complex128(complex128)"], cache=True)(_exp_element)
+
+
+# --------------------------------------------------------------------------
+# The partials of a power, as ufuncs: element by element, broadcasting as numpy does
+
+
+def _power_base_partial_element(x, p):
+    return 0.0 if p == 0 else p * x ** (p - 1)  # x ** 0 is constant, even at x == 0
+
+
+def _xlogy_element(x, y):
+    return 0.0 if x == 0 else x * math.log(y)  # y ** p at y == 0, p == 0: 0, not nan
+
+
+@functools.cache
+def _real_ufunc(element: Callable) -> Callable:
+    """``element`` of two real numbers as a numba ufunc, made on first use
+    (float32 computed in float32, as numpy's loops do)."""
+    return numba.vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)(element)
+
+
+def _real_binary(element: Callable) -> Callable:
+    """The overload of a helper computing ``element`` of two real numbers
+    or arrays of them; anything else (complex numbers, integer arrays) is a
+    typing error, and the module runs numpy's code."""
+
+    def typer(a, b):
+        real = (types.Float, types.Integer)
+        if not all(isinstance(t.dtype if _is_array(t) else t, real) for t in (a, b)) or not any(isinstance(t.dtype if _is_array(t) else t, types.Float) for t in (a, b)):
+            return None
+        ufunc = _real_ufunc(element)
+        return lambda a, b: ufunc(a, b)
+
+    return typer
+
+
+overload(power_base_partial)(_real_binary(_power_base_partial_element))
+overload(xlogy)(_real_binary(_xlogy_element))
