@@ -488,3 +488,47 @@ def test_powers_with_a_varied_exponent_compile(tmp_path, cache_dir, wrt, p):
             assert relative_error(found, difference) < 1e-6
         text = open(numba_g.compile_stats()[mode]["path"]).read()
         assert ("power_base_partial" in text) == ("x" in names) and ("xlogy" in text) == ("p" in names)
+
+
+FAILURES_CODE = """
+import numpy as np
+
+
+def broadcasts(a, b, c, d):  # found by tests/test_numba_random_programs.py
+    s1 = (d[0] + ((d[0] + d[0]) + (a[1, 0] + d[0])))
+    for i in range(0):
+        s1 = np.sum(s1)
+        c = np.broadcast_to((s1 + s1), (2, 1))
+    s2 = np.broadcast_to(np.where(s1 > (s1 + 0.25), s1, s1), (2, 1))
+    for i in range(0):
+        s2 = (-s2)
+    v3 = np.where(s1 > (s1 + 0.25), 0.5, s1)
+    y4 = s2.copy()
+    y4[0:2] = a[1, 0]
+    return (np.broadcast_to((-1.5), (3,)) @ np.broadcast_to(v3, (3,)))
+
+
+def product(x, y):
+    return np.sum(np.sin(x) * y)
+"""
+
+
+def test_numba_failing_inside_its_compiler_falls_back_and_the_users_errors_do_not(tmp_path, cache_dir):
+    """numba raises an IndexError while lowering these broadcasts: that is a
+    refusal, and the numpy code runs. An error of the user's code at run
+    time is raised as it is, and the backend stays compiled."""
+    module = write_module(tmp_path, FAILURES_CODE, "s2s_numba_failures")
+    args = (np.array([[0.71], [0.41]]), np.array([1e-3, 0.69]), np.array([[-1.1], [-0.06]]), np.array([-1.3, 0.2, 0.1]))
+    numba_g = differentiate(module.broadcasts, wrt="d", mode="forward", cache_dir=cache_dir, backend="numba")
+    with pytest.warns(S2SWarning, match="numba failed while compiling it"):
+        found = numba_g.jvp(args, (np.ones(3),))[1]
+    expected = differentiate(module.broadcasts, wrt="d", mode="forward", cache_dir=cache_dir).jvp(args, (np.ones(3),))[1]
+    assert found == expected == -1.5 * 3 * 4.0  # v3 = s1 = 4 d[0] + a[1, 0]: its tangent along ones is 4
+    numba_p = differentiate(module.product, wrt="x", mode="reverse", cache_dir=cache_dir, backend="numba")
+    x = np.linspace(0.1, 1.0, 4)
+    assert_same(numba_p.grad(x, x), np.cos(x) * x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S2SWarning)
+        with pytest.raises(ValueError):
+            numba_p.grad(x, np.ones(3))  # shapes (4,) and (3,) do not broadcast
+    assert numba_p.compile_stats()["reverse"]["fallback"] is None

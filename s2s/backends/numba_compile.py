@@ -42,6 +42,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -562,8 +563,6 @@ def _module_namespace(text: str, path: str, cache: bool) -> dict[str, Any]:
 def _entry(dispatcher: Any, function: _Function, lifted: dict[str, _Lifted], numpy_entry: Callable, compiled: CompiledModule, label: str) -> Callable:
     """The function s2s calls for one role: the compiled function, given
     the user data read by name now; on numba's refusal, the numpy entry."""
-    from numba.core.errors import NumbaError
-
     params = [a.arg for a in function.tree.args.args if a.arg not in function.lifted]
     reads = []
     scopes: dict[str, Any] = {}
@@ -588,7 +587,7 @@ def _entry(dispatcher: Any, function: _Function, lifted: dict[str, _Lifted], num
     )
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<s2s numba entry {function.name}>", "exec"), namespace)  # noqa: S102 - built from parameter names
-    return namespace["make"](state, (NumbaError, SystemError), *(scopes.values() or [None]))
+    return namespace["make"](state, Exception, *(scopes.values() or [None]))
 
 
 class _EntryState:
@@ -612,6 +611,11 @@ class _EntryState:
             self.run = self.dispatcher
 
     def refused(self, exc: Exception, args: tuple) -> Any:
+        """Run the numpy entry from now on, when numba refused to compile
+        (an error while compiling, however numba raised it); any other
+        exception is the user's code failing, raised as it is."""
+        if not compiling(exc):
+            raise exc
         reason = refusal(exc)
         if self.compiled.fallback is None:
             self.compiled.fallback = reason
@@ -621,9 +625,25 @@ class _EntryState:
         return numpy_entry(*args)
 
 
+def compiling(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from numba compiling: one of numba's errors,
+    or any exception raised inside its compiler (numba fails with an
+    IndexError while lowering some broadcasts, for one)."""
+    from numba.core.errors import NumbaError
+
+    if isinstance(exc, (NumbaError, SystemError)):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(Path(frame.filename).match("numba/core/compiler*.py") for frame in frames)
+
+
 def refusal(exc: BaseException) -> str:
     """The line of numba's message that names the construct (its first
     lines say which compiler stage failed)."""
+    from numba.core.errors import NumbaError
+
+    if not isinstance(exc, (NumbaError, SystemError)):
+        return f"numba failed while compiling it ({type(exc).__name__}: {exc})"[:200]
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     skip = ("Failed in ", "During: ", "File ", "- Resolution failure", "Rewrite ", ">>>", "^")
     for line in lines:
