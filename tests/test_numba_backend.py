@@ -375,30 +375,12 @@ def test_the_vectorizable_exp_is_numpys_to_one_unit_in_the_last_place():
     np.testing.assert_allclose(exp(z), np.exp(z), rtol=1e-15)
 
 
-CLOSURE_CODE = """
-import numpy as np
-
-
-def make(n):
-    x = np.linspace(-2.0, 2.0, n)
-
-    def f(m):
-        return np.exp(-1.5 * (x - m) ** 2)
-
-    def rs(d, xs):
-        d0 = f(xs)
-        return d - np.sum(d * d0) / np.sum(d0 * d0) * d0
-
-    def move(to):
-        nonlocal x
-        x = to
-
-    return rs, move
-"""
 
 
 def test_a_callee_inlined_with_a_borrowed_closure_variable_compiles(tmp_path, cache_dir):
-    rs, move = write_module(tmp_path, CLOSURE_CODE, "s2s_numba_closures").make(9)
+    from test_inline import CLOSURES  # the seed as closures over the grid x
+
+    rs, _, move = write_module(tmp_path, CLOSURES, "s2s_numba_closures").make(9)
     d = np.linspace(0.1, 1.0, 9)
     numpy_g = differentiate(rs, wrt="xs", mode="forward", cache_dir=cache_dir)
     numba_g = differentiate(rs, wrt="xs", mode="forward", cache_dir=cache_dir, backend="numba")
